@@ -1,0 +1,177 @@
+/*
+ * bounce.c - the parse pipeline: bytes -> struct bounce_report.
+ *
+ * Steps: size and sanity checks, line-end normalisation (CRLF and CR-only
+ * become LF so all three parse identically), GMime parsing with Japanese
+ * charset fallbacks, the registry of format parsers, recovery of the
+ * original and its order number, then classification.  Nothing here does
+ * I/O or logs; every failure becomes a report of kind ERROR.
+ */
+#include <string.h>
+#include <gmime/gmime.h>
+
+#include "bounce.h"
+#include "classify.h"
+#include "dsn.h"
+#include "input.h"
+#include "original.h"
+#include "registry.h"
+
+static GMimeParserOptions *parser_options;
+
+GMimeParserOptions *
+bounce_parser_options(void)
+{
+	static const char *fallbacks[] = {"utf-8", "euc-jp", "cp932",
+	    "iso-8859-1", NULL};
+
+	if (parser_options == NULL) {
+		parser_options = g_mime_parser_options_new();
+		g_mime_parser_options_set_fallback_charsets(parser_options,
+		    fallbacks);
+		g_mime_parser_options_set_rfc2047_compliance_mode(parser_options,
+		    GMIME_RFC_COMPLIANCE_LOOSE);
+		g_mime_parser_options_set_address_compliance_mode(parser_options,
+		    GMIME_RFC_COMPLIANCE_LOOSE);
+	}
+	return parser_options;
+}
+
+void
+bounce_shutdown(void)
+{
+	if (parser_options != NULL)
+		g_mime_parser_options_free(parser_options);
+	parser_options = NULL;
+}
+
+/* Returns a copy of data with CRLF and lone CR turned into LF. */
+static GString *
+normalise_eol(const char *data, size_t len)
+{
+	GString *out = g_string_sized_new(len + 1);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (data[i] == '\r') {
+			g_string_append_c(out, '\n');
+			if (i + 1 < len && data[i + 1] == '\n')
+				i++;
+		} else {
+			g_string_append_c(out, data[i]);
+		}
+	}
+	return out;
+}
+
+/* True if text starts like a message: a header field name and colon, or
+   an mbox "From " line. */
+static bool
+looks_like_message(const char *text)
+{
+	const char *p;
+
+	if (strncmp(text, "From ", 5) == 0)
+		return true;
+	for (p = text; *p > ' ' && *p < 0x7f && *p != ':'; p++)
+		;
+	return *p == ':' && p > text;
+}
+
+static GMimeMessage *
+construct(const GString *text)
+{
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeMessage *msg;
+
+	stream = g_mime_stream_mem_new_with_buffer(text->str, text->len);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_object_unref(stream);
+	g_mime_parser_set_format(parser, strncmp(text->str, "From ", 5) == 0
+	    ? GMIME_FORMAT_MBOX : GMIME_FORMAT_MESSAGE);
+	msg = g_mime_parser_construct_message(parser, bounce_parser_options());
+	g_object_unref(parser);
+	return msg;
+}
+
+static void
+fill_report_header(const struct bounce_input *in, struct bounce_report *r)
+{
+	const char *date = input_header(in, "Date");
+
+	report_set_default(&r->subject, in->subject);
+	report_set_default(&r->from, in->from_addr);
+	if (r->date == NULL)
+		r->date = dsn_iso_date(date);
+}
+
+static void
+parse_message(GMimeMessage *msg, const struct bounce_options *opts,
+    struct bounce_report *report)
+{
+	struct bounce_input in;
+
+	input_init(&in, msg);
+	fill_report_header(&in, report);
+	if (registry_parse(&in, report) == 1) {
+		original_extract(&in, opts, report);
+		classify_report(report);
+	} else {
+		report->kind = BOUNCE_KIND_NONE;
+		report->parser = "none";
+	}
+	input_clear(&in);
+}
+
+struct bounce_report *
+bounce_too_large(size_t len, size_t max)
+{
+	struct bounce_report *report = report_new();
+	char *why = g_strdup_printf("message too large: %zu bytes, limit %zu",
+	    len, max);
+
+	report->parser = "none";
+	report_set_error(report, why);
+	g_free(why);
+	return report;
+}
+
+struct bounce_report *
+bounce_parse(const char *data, size_t len, const struct bounce_options *optsp)
+{
+	struct bounce_options opts = {BOUNCE_DEFAULT_MAX_SIZE,
+	    BOUNCE_DEFAULT_ORDER_HEADER, BOUNCE_DEFAULT_TYPE_HEADER};
+	struct bounce_report *report = report_new();
+	GMimeMessage *msg;
+	GString *text;
+
+	if (optsp != NULL) {
+		opts.max_size = optsp->max_size ? optsp->max_size : opts.max_size;
+		opts.order_header = optsp->order_header ? optsp->order_header
+							: opts.order_header;
+		opts.type_header = optsp->type_header ? optsp->type_header
+						      : opts.type_header;
+	}
+	report->parser = "none";
+	if (len == 0) {
+		report_set_error(report, "empty message");
+		return report;
+	}
+	if (len > opts.max_size) {
+		report_free(&report);
+		return bounce_too_large(len, opts.max_size);
+	}
+	text = normalise_eol(data, len);
+	if (!looks_like_message(text->str))
+		report_set_error(report, "not a mail message: no header at "
+		    "the start");
+	else if ((msg = construct(text)) == NULL)
+		report_set_error(report, "MIME structure could not be parsed");
+	else {
+		parse_message(msg, &opts, report);
+		g_object_unref(msg);
+	}
+	g_string_free(text, TRUE);
+	return report;
+}

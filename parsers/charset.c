@@ -1,0 +1,154 @@
+/*
+ * charset.c - conversion to UTF-8 with detection of Japanese charsets.
+ *
+ * Detection order matters: the strictest decoder that accepts every byte
+ * wins.  ISO-2022-JP is recognised by its escapes (ESC $ B, ESC $ @,
+ * ESC ( J, ESC ( I); then UTF-8; then EUC-JP, whose two-byte ranges
+ * (0xA1-0xFE pairs) reject most Shift_JIS; then CP932; then Windows-1252.
+ */
+#include <stdbool.h>
+#include <string.h>
+#include <glib.h>
+
+#include "charset.h"
+
+static char *
+try_convert(const char *data, size_t len, const char *charset)
+{
+	GError *err = NULL;
+	gsize written = 0;
+	char *out;
+
+	out = g_convert(data, len, "UTF-8", charset, NULL, &written, &err);
+	if (out == NULL) {
+		g_clear_error(&err);
+		return NULL;
+	}
+	if (!g_utf8_validate(out, written, NULL) ||
+	    memchr(out, '\0', written) != NULL) {
+		g_free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static bool
+has_iso2022jp_escape(const char *data, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < len; i++) {
+		if (data[i] != 0x1b)
+			continue;
+		if ((data[i + 1] == '$' &&
+			(data[i + 2] == 'B' || data[i + 2] == '@')) ||
+		    (data[i + 1] == '(' &&
+			(data[i + 2] == 'J' || data[i + 2] == 'I')))
+			return true;
+	}
+	return false;
+}
+
+/* Converts ISO-2022-JP, trying the strict table first and then the
+   vendor variants (CP50221 covers NEC/IBM extensions and half-width
+   kana, as sent by Outlook Express and Japanese web mail). */
+static char *
+from_iso2022jp(const char *data, size_t len)
+{
+	static const char *const variants[] = {"ISO-2022-JP",
+	    "CP50221", "ISO-2022-JP-2", "ISO-2022-JP-3", NULL};
+	size_t i;
+	char *out;
+
+	for (i = 0; variants[i] != NULL; i++)
+		if ((out = try_convert(data, len, variants[i])) != NULL)
+			return out;
+	return NULL;
+}
+
+/* Maps a MIME label to the most tolerant iconv table of its family:
+   Shift_JIS mail is nearly always CP932, EUC-JP often holds CP51932
+   vendor characters. */
+static const char *
+tolerant_name(const char *charset)
+{
+	if (g_ascii_strcasecmp(charset, "shift_jis") == 0 ||
+	    g_ascii_strcasecmp(charset, "shift-jis") == 0 ||
+	    g_ascii_strcasecmp(charset, "sjis") == 0 ||
+	    g_ascii_strcasecmp(charset, "x-sjis") == 0 ||
+	    g_ascii_strcasecmp(charset, "windows-31j") == 0)
+		return "CP932";
+	if (g_ascii_strcasecmp(charset, "euc-jp") == 0 ||
+	    g_ascii_strcasecmp(charset, "x-euc-jp") == 0)
+		return "EUC-JP-MS";
+	if (g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
+	    g_ascii_strcasecmp(charset, "iso-8859-1") == 0)
+		return "WINDOWS-1252";
+	return charset;
+}
+
+static bool
+is_ascii_or_latin_label(const char *charset)
+{
+	return g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
+	    g_ascii_strcasecmp(charset, "iso-8859-1") == 0;
+}
+
+static char *
+detect(const char *data, size_t len)
+{
+	static const char *const order[] = {"EUC-JP", "CP932",
+	    "WINDOWS-1252", NULL};
+	size_t i;
+	char *out;
+
+	if (has_iso2022jp_escape(data, len) &&
+	    (out = from_iso2022jp(data, len)) != NULL)
+		return out;
+	if (g_utf8_validate(data, len, NULL))
+		return g_strndup(data, len);
+	for (i = 0; order[i] != NULL; i++)
+		if ((out = try_convert(data, len, order[i])) != NULL)
+			return out;
+	return g_utf8_make_valid(data, len);
+}
+
+char *
+charset_to_utf8(const char *data, size_t len, const char *charset)
+{
+	char *out = NULL;
+
+	if (charset != NULL && *charset != '\0') {
+		if (g_ascii_strncasecmp(charset, "iso-2022-jp", 11) == 0)
+			out = from_iso2022jp(data, len);
+		else if (g_ascii_strcasecmp(charset, "utf-8") == 0 ||
+		    g_ascii_strcasecmp(charset, "utf8") == 0)
+			out = g_utf8_validate(data, len, NULL)
+			    ? g_strndup(data, len)
+			    : NULL;
+		else if (!has_iso2022jp_escape(data, len))
+			out = try_convert(data, len, tolerant_name(charset));
+		/* An ASCII or Latin-1 label on 8-bit Japanese text is a
+		   common lie: let detection decide for 8-bit data. */
+		if (out != NULL && is_ascii_or_latin_label(charset) &&
+		    !g_utf8_validate(data, len, NULL)) {
+			g_free(out);
+			out = NULL;
+		}
+	}
+	return out != NULL ? out : detect(data, len);
+}
+
+char *
+charset_fix_header(const char *value)
+{
+	size_t len;
+
+	if (value == NULL)
+		return NULL;
+	len = strlen(value);
+	if (!has_iso2022jp_escape(value, len) &&
+	    g_utf8_validate(value, len, NULL))
+		return g_strdup(value);
+	return charset_to_utf8(value, len, NULL);
+}

@@ -1,0 +1,25 @@
+/*
+ * charset.h - bytes in some charset -> UTF-8, with Japanese detection.
+ *
+ * Bounces arrive labelled wrongly or not at all: raw Shift_JIS, EUC-JP,
+ * 7-bit ISO-2022-JP escapes inside headers, vendor characters (CP50220,
+ * CP932).  These functions always return valid UTF-8.
+ */
+#ifndef BOUNCED_CHARSET_H
+#define BOUNCED_CHARSET_H
+
+#include <stddef.h>
+
+/* Converts len bytes of data from charset (a MIME charset name, or NULL
+   when unknown) to UTF-8.  A missing or wrong label is repaired by
+   detection: ISO-2022-JP escapes, valid UTF-8, EUC-JP, CP932, then
+   Windows-1252 as the catch-all.  Returns a newly allocated string
+   (g_free); never NULL. */
+char *charset_to_utf8(const char *data, size_t len, const char *charset);
+
+/* Returns a newly allocated UTF-8 copy of a header value that GMime
+   already decoded but that may still hold raw ISO-2022-JP escape
+   sequences or invalid bytes.  NULL in gives NULL out. */
+char *charset_fix_header(const char *value);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * dsn.c - RFC 3464 multipart/report delivery status notifications and
+ * RFC 6533 global (UTF-8) ones.
+ *
+ * The delivery-status part is a sequence of header-like field groups
+ * (RFC 3464 section 2.1): one per-message group, then one group per
+ * recipient.  Fields may be folded (continuation lines start with white
+ * space).  Real MTAs bend this: missing blank lines between groups,
+ * missing Status, Status 5.0.0 with the real code only in the
+ * Diagnostic-Code (Exim), no Diagnostic-Code at all with the reply in the
+ * human-readable part (OpenSMTPD).  The human-readable text fills what
+ * the fields lack.
+ */
+#include <string.h>
+#include <gmime/gmime.h>
+
+#include "dsn.h"
+#include "formats.h"
+#include "textscan.h"
+
+const char *
+dsn_strip_type(const char *value)
+{
+	const char *semi = strchr(value, ';');
+	const char *p;
+
+	if (semi == NULL)
+		return value;
+	for (p = value; p < semi; p++)
+		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != ' ')
+			return value;
+	for (p = semi + 1; *p == ' ' || *p == '\t'; p++)
+		;
+	return p;
+}
+
+static int
+hexval(char c)
+{
+	if (g_ascii_isdigit(c))
+		return c - '0';
+	c = g_ascii_tolower(c);
+	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+char *
+dsn_decode_xtext(const char *value)
+{
+	GString *out = g_string_new(NULL);
+	const char *p;
+
+	for (p = value; *p != '\0'; p++) {
+		if (p[0] == '\\' && p[1] == 'x' && p[2] == '{') {
+			const char *e = strchr(p + 3, '}');
+			char *hex = e != NULL ? g_strndup(p + 3, e - p - 3) : NULL;
+			gunichar c = hex != NULL ? g_ascii_strtoull(hex, NULL, 16) : 0;
+
+			g_free(hex);
+			if (e != NULL && e - p <= 10 && g_unichar_validate(c) &&
+			    c != 0) {
+				g_string_append_unichar(out, c);
+				p = e;
+				continue;
+			}
+		}
+		if (p[0] == '+' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+			g_string_append_c(out,
+			    (char)(hexval(p[1]) * 16 + hexval(p[2])));
+			p += 2;
+			continue;
+		}
+		g_string_append_c(out, *p);
+	}
+	return g_string_free(out, FALSE);
+}
+
+char *
+dsn_iso_date(const char *date)
+{
+	GDateTime *dt;
+	char *iso;
+
+	if (date == NULL || (dt = g_mime_utils_header_decode_date(date)) == NULL)
+		return NULL;
+	iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z");
+	g_date_time_unref(dt);
+	return iso;
+}
+
+/* One field while splitting: name and unfolded value. */
+struct dsn_field {
+	char *name;
+	GString *value;
+};
+
+struct dsn_state {
+	struct bounce_report *report;
+	struct bounce_rcpt *rcpt; /* current per-recipient group or NULL */
+	bool rcpt_has_final;
+	int count;
+};
+
+static char *
+clean_addr_field(const char *value)
+{
+	char *decoded = dsn_decode_xtext(dsn_strip_type(value));
+	char *addr = text_clean_addr(decoded, strlen(decoded));
+
+	g_free(decoded);
+	return addr;
+}
+
+static struct bounce_rcpt *
+state_rcpt(struct dsn_state *st)
+{
+	if (st->rcpt == NULL) {
+		st->rcpt = report_add_rcpt(st->report);
+		st->rcpt_has_final = false;
+		st->count++;
+	}
+	return st->rcpt;
+}
+
+static void
+set_diagnostic(struct bounce_rcpt *rcpt, const char *value)
+{
+	const char *text = dsn_strip_type(value);
+
+	report_set(&rcpt->diagnostic, text);
+	if (rcpt->replycode[0] == '\0')
+		report_set_replycode(rcpt, text);
+}
+
+static void
+set_status(struct bounce_rcpt *rcpt, const char *value)
+{
+	report_set_status(rcpt, value);
+}
+
+/* Applies a per-recipient field to the current group. */
+static void
+rcpt_field(struct dsn_state *st, const char *name, const char *value)
+{
+	struct bounce_rcpt *r;
+
+	if (g_ascii_strcasecmp(name, "Final-Recipient") == 0) {
+		if (st->rcpt != NULL && st->rcpt_has_final)
+			st->rcpt = NULL;
+		r = state_rcpt(st);
+		g_free(r->recipient);
+		r->recipient = clean_addr_field(value);
+		st->rcpt_has_final = true;
+		return;
+	}
+	r = state_rcpt(st);
+	if (g_ascii_strcasecmp(name, "Original-Recipient") == 0) {
+		g_free(r->original_recipient);
+		r->original_recipient = clean_addr_field(value);
+	} else if (g_ascii_strcasecmp(name, "Action") == 0) {
+		char *action = g_ascii_strdown(value, -1);
+
+		report_set(&r->action, g_strstrip(action));
+		g_free(action);
+	} else if (g_ascii_strcasecmp(name, "Status") == 0) {
+		set_status(r, value);
+	} else if (g_ascii_strcasecmp(name, "Diagnostic-Code") == 0) {
+		set_diagnostic(r, value);
+	} else if (g_ascii_strcasecmp(name, "Remote-MTA") == 0) {
+		report_set(&r->remote_mta, dsn_strip_type(value));
+	} else if (g_ascii_strcasecmp(name, "Last-Attempt-Date") == 0) {
+		g_free(r->last_attempt);
+		r->last_attempt = dsn_iso_date(value);
+	}
+}
+
+static bool
+is_rcpt_field(const char *name)
+{
+	static const char *const names[] = {"Final-Recipient",
+	    "Original-Recipient", "Action", "Status", "Diagnostic-Code",
+	    "Remote-MTA", "Last-Attempt-Date", "Will-Retry-Until",
+	    "Final-Log-ID", NULL};
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (g_ascii_strcasecmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static void
+message_field(struct dsn_state *st, const char *name, const char *value)
+{
+	struct bounce_report *r = st->report;
+
+	if (g_ascii_strcasecmp(name, "Reporting-MTA") == 0)
+		report_set(&r->reporting_mta, dsn_strip_type(value));
+	else if (g_ascii_strcasecmp(name, "Original-Envelope-Id") == 0)
+		report_set(&r->original.envelope_id, value);
+	else if (g_ascii_strcasecmp(name, "Arrival-Date") == 0 &&
+	    r->date == NULL)
+		r->date = dsn_iso_date(value);
+}
+
+static void
+apply_field(struct dsn_state *st, struct dsn_field *f)
+{
+	char *value;
+
+	if (f->name == NULL)
+		return;
+	value = g_strstrip(g_strdup(f->value->str));
+	if (is_rcpt_field(f->name))
+		rcpt_field(st, f->name, value);
+	else
+		message_field(st, f->name, value);
+	g_free(value);
+	g_clear_pointer(&f->name, g_free);
+	g_string_truncate(f->value, 0);
+}
+
+/* Handles one line: a continuation, a new field, or a group break. */
+static void
+split_line(struct dsn_state *st, struct dsn_field *f, const char *line)
+{
+	const char *colon;
+
+	if (*line == '\0' || strspn(line, " \t") == strlen(line)) {
+		apply_field(st, f);
+		st->rcpt = NULL;
+		return;
+	}
+	if ((*line == ' ' || *line == '\t') && f->name != NULL) {
+		g_string_append_c(f->value, ' ');
+		g_string_append(f->value, line + strspn(line, " \t"));
+		return;
+	}
+	apply_field(st, f);
+	colon = strchr(line, ':');
+	if (colon == NULL || colon == line || colon - line > 64)
+		return;
+	f->name = g_strndup(line, colon - line);
+	g_strstrip(f->name);
+	g_string_assign(f->value, colon + 1);
+}
+
+int
+dsn_parse_fields(const char *text, struct bounce_report *report)
+{
+	struct dsn_state st = {report, NULL, false, 0};
+	struct dsn_field f = {NULL, g_string_new(NULL)};
+	char **lines = g_strsplit(text, "\n", -1);
+	size_t i;
+
+	for (i = 0; lines[i] != NULL; i++) {
+		size_t n = strlen(lines[i]);
+
+		if (n > 0 && lines[i][n - 1] == '\r')
+			lines[i][n - 1] = '\0';
+		split_line(&st, &f, lines[i]);
+	}
+	apply_field(&st, &f);
+	g_string_free(f.value, TRUE);
+	g_strfreev(lines);
+	return st.count;
+}
+
+/* --- the registry entry ------------------------------------------------ */
+
+/* A vague status (X.0.0) yields to a specific code of the same class in
+   the diagnostic: Exim and OpenSMTPD always say 5.0.0. */
+static void
+sharpen_status(struct bounce_rcpt *r)
+{
+	struct bounce_rcpt probe = {0};
+
+	if (r->diagnostic == NULL || !report_set_status(&probe, r->diagnostic))
+		return;
+	if (r->status[0] == '\0' ||
+	    (g_str_has_suffix(r->status, ".0.0") && probe.status[0] == r->status[0]))
+		memcpy(r->status, probe.status, sizeof(r->status));
+}
+
+static void
+infer_action(struct bounce_rcpt *r)
+{
+	if (r->action != NULL && *r->action != '\0')
+		return;
+	g_free(r->action);
+	if (r->status[0] == '2')
+		r->action = g_strdup("delivered");
+	else if (r->status[0] == '4')
+		r->action = g_strdup("delayed");
+	else
+		r->action = g_strdup("failed");
+}
+
+/* Fills recipients' missing address and diagnostic from the
+   human-readable part. */
+static void
+fill_from_text(const struct bounce_input *in, struct bounce_report *report)
+{
+	static const char *const end[] = {"original message", "returned message",
+	    "message headers follow", "------ This is a copy", NULL};
+	struct textscan_spec spec = {NULL, false, end, NULL};
+	struct bounce_report *text = report_new();
+	guint i;
+
+	textscan_recipients(in->body, &spec, text);
+	for (i = 0; i < report->rcpts->len; i++) {
+		struct bounce_rcpt *r = g_ptr_array_index(report->rcpts, i);
+		struct bounce_rcpt *t;
+
+		if (r->recipient == NULL && r->original_recipient != NULL)
+			r->recipient = g_strdup(r->original_recipient);
+		if (r->recipient == NULL && text->rcpts->len == 1 &&
+		    report->rcpts->len == 1)
+			r->recipient = g_strdup(((struct bounce_rcpt *)
+			    g_ptr_array_index(text->rcpts, 0))->recipient);
+		t = report_find_rcpt(text, r->recipient);
+		if (t != NULL && t->diagnostic != NULL &&
+		    (r->diagnostic == NULL || *r->diagnostic == '\0'))
+			report_set(&r->diagnostic, t->diagnostic);
+		if (r->replycode[0] == '\0' && r->diagnostic != NULL)
+			report_set_replycode(r, r->diagnostic);
+		sharpen_status(r);
+		infer_action(r);
+	}
+	report_free(&text);
+}
+
+static int
+parse(const struct bounce_input *in, struct bounce_report *report)
+{
+	if (in->delivery_status == NULL ||
+	    dsn_parse_fields(in->delivery_status, report) == 0)
+		return 0;
+	fill_from_text(in, report);
+	report->kind = BOUNCE_KIND_DSN;
+	return 1;
+}
+
+const struct bounce_parser fmt_dsn = {"rfc3464", parse};

@@ -1,0 +1,210 @@
+/*
+ * original.c - headers of the returned original and order correlation.
+ *
+ * Bounces return the original in three ways: as an attached message
+ * (message/rfc822, message/global), as its header block alone
+ * (text/rfc822-headers, message/global-headers, RFC 6533), or quoted in
+ * the text (qmail, many providers).  The quoted form is found by the
+ * first run of at least two header lines whose names a returned message
+ * carries.
+ */
+#include <string.h>
+
+#include "original.h"
+#include "charset.h"
+#include "dsn.h"
+#include "input.h"
+#include "textscan.h"
+
+GMimeMessage *
+original_parse_headers(const char *text)
+{
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeMessage *msg;
+	GString *buf = g_string_new(text);
+
+	g_string_append(buf, "\n\n");
+	stream = g_mime_stream_mem_new_with_buffer(buf->str, buf->len);
+	g_string_free(buf, TRUE);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_object_unref(stream);
+	msg = g_mime_parser_construct_message(parser, bounce_parser_options());
+	g_object_unref(parser);
+	return msg;
+}
+
+static bool
+is_original_header_line(const char *line)
+{
+	static const char *const names[] = {"Return-Path:", "Received:",
+	    "Message-ID:", "Message-Id:", "From:", "To:", "Subject:", "Date:",
+	    "MIME-Version:", "Content-Type:", "X-Order-Number:", "X-Mail-Type:",
+	    "Reply-To:", "DKIM-Signature:", "Content-Transfer-Encoding:",
+	    "Delivered-To:", "X-Mailer:", "Sender:", NULL};
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (text_starts_ci(line, names[i]))
+			return true;
+	return false;
+}
+
+/* Returns a pointer to the first quoted header block in body (two
+   consecutive recognised header lines, the second possibly after
+   continuation lines), or NULL. */
+static const char *
+find_quoted_headers(const char *body)
+{
+	const char *p = body, *nl;
+
+	while (*p != '\0') {
+		const char *q;
+
+		while (*p == ' ' || *p == '\t' || *p == '>')
+			p++;
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			return NULL;
+		if (is_original_header_line(p)) {
+			q = nl + 1;
+			while (*q == ' ' || *q == '\t') {
+				if ((nl = strchr(q, '\n')) == NULL)
+					return NULL;
+				q = nl + 1;
+			}
+			if (is_original_header_line(q))
+				return p;
+		}
+		p = strchr(p, '\n') + 1;
+	}
+	return NULL;
+}
+
+/* Returns a message holding the original's headers, or NULL. */
+static GMimeMessage *
+original_message(const struct bounce_input *in)
+{
+	const char *quoted;
+
+	if (in->attached != NULL)
+		return g_object_ref(in->attached);
+	if (in->attached_headers != NULL)
+		return original_parse_headers(in->attached_headers);
+	if (in->body != NULL && (quoted = find_quoted_headers(in->body)) != NULL)
+		return original_parse_headers(quoted);
+	return NULL;
+}
+
+static void
+set_header(char **field, GMimeMessage *msg, const char *name)
+{
+	const char *value = g_mime_object_get_header(GMIME_OBJECT(msg), name);
+	char *fixed;
+
+	if (value == NULL)
+		return;
+	fixed = charset_fix_header(value);
+	report_set_default(field, fixed);
+	g_free(fixed);
+}
+
+static void
+set_addr_header(char **field, GMimeMessage *msg, const char *name)
+{
+	char *addr = input_first_addr(
+	    g_mime_object_get_header(GMIME_OBJECT(msg), name));
+
+	if (addr != NULL)
+		report_set_default(field, addr);
+	g_free(addr);
+}
+
+static void
+fill_original(GMimeMessage *msg, const struct bounce_options *opts,
+    struct bounce_report *report)
+{
+	struct bounce_original *o = &report->original;
+	const char *date = g_mime_object_get_header(GMIME_OBJECT(msg), "Date");
+	char *iso = dsn_iso_date(date);
+
+	set_header(&o->message_id, msg, "Message-ID");
+	set_addr_header(&o->from, msg, "From");
+	set_addr_header(&o->to, msg, "To");
+	set_header(&o->subject, msg, "Subject");
+	report_set_default(&o->date, iso != NULL ? iso : date);
+	g_free(iso);
+	set_header(&report->order_number, msg, opts->order_header);
+	set_header(&report->mail_type, msg, opts->type_header);
+}
+
+static bool
+token_chars(const char *s, size_t n, size_t max, bool upper_ok)
+{
+	size_t i;
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!(g_ascii_isdigit(s[i]) || g_ascii_islower(s[i]) ||
+			s[i] == '_' || (upper_ok && (g_ascii_isupper(s[i]) ||
+							s[i] == '-'))))
+			return false;
+	return true;
+}
+
+bool
+original_verp_token(const char *addr, char **order_r, char **type_r)
+{
+	const char *plus, *at, *dot;
+
+	*order_r = *type_r = NULL;
+	if (addr == NULL || (plus = strchr(addr, '+')) == NULL ||
+	    (at = strchr(plus, '@')) == NULL)
+		return false;
+	plus++;
+	dot = memchr(plus, '.', at - plus);
+	if (!token_chars(plus, (dot != NULL ? dot : at) - plus, 64, true))
+		return false;
+	if (dot != NULL && !token_chars(dot + 1, at - dot - 1, 32, false))
+		return false;
+	*order_r = g_strndup(plus, (dot != NULL ? dot : at) - plus);
+	if (dot != NULL)
+		*type_r = g_strndup(dot + 1, at - dot - 1);
+	return true;
+}
+
+/* The bounce's own envelope recipient: where VERP puts its token. */
+static void
+verp_from_envelope(const struct bounce_input *in, struct bounce_report *report)
+{
+	static const char *const names[] = {"X-Original-To", "Delivered-To",
+	    "Envelope-To", "To", NULL};
+	char *order = NULL, *type = NULL;
+	size_t i;
+
+	for (i = 0; names[i] != NULL && order == NULL; i++) {
+		char *addr = input_first_addr(input_header(in, names[i]));
+
+		original_verp_token(addr, &order, &type);
+		g_free(addr);
+	}
+	report_set_default(&report->order_number, order);
+	report_set_default(&report->mail_type, type);
+	g_free(order);
+	g_free(type);
+}
+
+void
+original_extract(const struct bounce_input *in,
+    const struct bounce_options *opts, struct bounce_report *report)
+{
+	GMimeMessage *msg = original_message(in);
+
+	if (msg != NULL) {
+		fill_original(msg, opts, report);
+		g_object_unref(msg);
+	}
+	if (report->order_number == NULL)
+		verp_from_envelope(in, report);
+}

@@ -1,0 +1,225 @@
+/*
+ * report.c - struct bounce_report construction and cleanup.
+ *
+ * Every string stored through report_set() is valid UTF-8 on one line, so
+ * consumers (JSON, SQL, notification mail) never see raw bytes or line
+ * breaks from hostile input.
+ */
+#include <string.h>
+
+#include "report.h"
+
+struct bounce_report *
+report_new(void)
+{
+	struct bounce_report *report = g_new0(struct bounce_report, 1);
+
+	report->rcpts = g_ptr_array_new();
+	return report;
+}
+
+static void
+rcpt_free(struct bounce_rcpt *rcpt)
+{
+	g_free(rcpt->recipient);
+	g_free(rcpt->original_recipient);
+	g_free(rcpt->action);
+	g_free(rcpt->diagnostic);
+	g_free(rcpt->remote_mta);
+	g_free(rcpt->last_attempt);
+	g_free(rcpt->rule);
+	g_free(rcpt);
+}
+
+static void
+original_clear(struct bounce_original *o)
+{
+	g_free(o->message_id);
+	g_free(o->envelope_id);
+	g_free(o->from);
+	g_free(o->to);
+	g_free(o->subject);
+	g_free(o->date);
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+rcpts_clear(struct bounce_report *report)
+{
+	guint i;
+
+	for (i = 0; i < report->rcpts->len; i++)
+		rcpt_free(g_ptr_array_index(report->rcpts, i));
+	g_ptr_array_set_size(report->rcpts, 0);
+}
+
+void
+report_free(struct bounce_report **reportp)
+{
+	struct bounce_report *report;
+
+	if (reportp == NULL || (report = *reportp) == NULL)
+		return;
+	rcpts_clear(report);
+	g_ptr_array_free(report->rcpts, TRUE);
+	original_clear(&report->original);
+	g_free(report->error);
+	g_free(report->reporting_mta);
+	g_free(report->date);
+	g_free(report->subject);
+	g_free(report->from);
+	g_free(report->feedback_type);
+	g_free(report->order_number);
+	g_free(report->mail_type);
+	g_free(report);
+	*reportp = NULL;
+}
+
+struct bounce_rcpt *
+report_add_rcpt(struct bounce_report *report)
+{
+	struct bounce_rcpt *rcpt = g_new0(struct bounce_rcpt, 1);
+
+	g_ptr_array_add(report->rcpts, rcpt);
+	return rcpt;
+}
+
+struct bounce_rcpt *
+report_find_rcpt(const struct bounce_report *report, const char *addr)
+{
+	guint i;
+
+	if (addr == NULL)
+		return NULL;
+	for (i = 0; i < report->rcpts->len; i++) {
+		struct bounce_rcpt *r = g_ptr_array_index(report->rcpts, i);
+
+		if (r->recipient != NULL &&
+		    g_ascii_strcasecmp(r->recipient, addr) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/* Longest string a report keeps, in bytes; longer text is cut at a
+   character boundary.  Diagnostics are a few hundred bytes in practice. */
+#define REPORT_MAX_FIELD 4000
+
+/* Returns a clean one-line UTF-8 copy of value: invalid bytes become
+   U+FFFD, controls become spaces, white-space runs collapse, and the
+   ends are trimmed. */
+static char *
+clean_line(const char *value)
+{
+	char *valid = g_utf8_make_valid(value, -1);
+	GString *out = g_string_sized_new(strlen(valid));
+	bool space = false;
+	const char *p;
+
+	for (p = valid; *p != '\0' && out->len < REPORT_MAX_FIELD;
+	     p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+
+		if (c < 0x20 || c == 0x7f || c == ' ' || c == 0xa0 ||
+		    c == 0x3000) {
+			space = out->len > 0;
+			continue;
+		}
+		if (space)
+			g_string_append_c(out, ' ');
+		space = false;
+		g_string_append_unichar(out, c);
+	}
+	g_free(valid);
+	return g_string_free(out, FALSE);
+}
+
+void
+report_set(char **field, const char *value)
+{
+	g_free(*field);
+	*field = value != NULL ? clean_line(value) : NULL;
+}
+
+void
+report_set_default(char **field, const char *value)
+{
+	if (*field == NULL || **field == '\0')
+		report_set(field, value);
+}
+
+/* Returns the length of an RFC 3463 code at s (class 2/4/5, subject 1-3
+   digits, detail 1-3 digits), or 0. */
+static size_t
+status_len(const char *s)
+{
+	size_t i = 1, n;
+
+	if (s[0] != '2' && s[0] != '4' && s[0] != '5')
+		return 0;
+	if (s[1] != '.')
+		return 0;
+	for (n = 0, i = 2; g_ascii_isdigit(s[i]) && n < 3; i++, n++)
+		;
+	if (n == 0 || s[i] != '.')
+		return 0;
+	for (n = 0, i++; g_ascii_isdigit(s[i]) && n < 3; i++, n++)
+		;
+	if (n == 0 || g_ascii_isdigit(s[i]) || s[i] == '.')
+		return 0;
+	return i;
+}
+
+bool
+report_set_status(struct bounce_rcpt *rcpt, const char *text)
+{
+	const char *p;
+
+	if (text == NULL)
+		return false;
+	for (p = text; *p != '\0'; p++) {
+		size_t n;
+
+		if (p > text && (g_ascii_isdigit(p[-1]) || p[-1] == '.'))
+			continue;
+		if ((n = status_len(p)) == 0)
+			continue;
+		memcpy(rcpt->status, p, n);
+		rcpt->status[n] = '\0';
+		return true;
+	}
+	return false;
+}
+
+bool
+report_set_replycode(struct bounce_rcpt *rcpt, const char *text)
+{
+	const char *p;
+
+	if (text == NULL)
+		return false;
+	for (p = text; *p != '\0'; p++) {
+		if (p > text && (g_ascii_isalnum(p[-1]) || p[-1] == '.' ||
+				    p[-1] == '-' || p[-1] == '/'))
+			continue;
+		if ((p[0] != '2' && p[0] != '4' && p[0] != '5') ||
+		    !g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]))
+			continue;
+		if (p[1] > '5')
+			continue;
+		if (p[3] != ' ' && p[3] != '-' && p[3] != '\0')
+			continue;
+		memcpy(rcpt->replycode, p, 3);
+		rcpt->replycode[3] = '\0';
+		return true;
+	}
+	return false;
+}
+
+void
+report_set_error(struct bounce_report *report, const char *why)
+{
+	rcpts_clear(report);
+	report->kind = BOUNCE_KIND_ERROR;
+	report_set(&report->error, why);
+}

@@ -1,0 +1,316 @@
+/*
+ * textscan.c - linear-time text helpers for plain-text bounces.
+ *
+ * No regular expressions: hostile bodies must not make us backtrack.
+ * text_find_ci() is a naive search bounded by needle length, and the
+ * needles are short constant markers, so cost is O(len(hay) * len(needle))
+ * with len(needle) a small constant.
+ */
+#include <string.h>
+
+#include "textscan.h"
+
+const char *
+text_find_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	const char *p;
+
+	if (n == 0)
+		return hay;
+	for (p = hay; *p != '\0'; p++)
+		if (g_ascii_tolower(*p) == g_ascii_tolower(*needle) &&
+		    g_ascii_strncasecmp(p, needle, n) == 0)
+			return p;
+	return NULL;
+}
+
+bool
+text_has_ci(const char *hay, const char *needle)
+{
+	return hay != NULL && text_find_ci(hay, needle) != NULL;
+}
+
+bool
+text_has_any_ci(const char *hay, const char *const *needles)
+{
+	if (hay == NULL || needles == NULL)
+		return false;
+	for (; *needles != NULL; needles++)
+		if (text_find_ci(hay, *needles) != NULL)
+			return true;
+	return false;
+}
+
+bool
+text_starts_ci(const char *s, const char *prefix)
+{
+	return s != NULL &&
+	    g_ascii_strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool
+is_local_char(unsigned char c)
+{
+	return g_ascii_isalnum(c) || c >= 0x80 ||
+	    strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
+}
+
+static bool
+is_domain_char(unsigned char c)
+{
+	return g_ascii_isalnum(c) || c >= 0x80 || c == '-' || c == '.' ||
+	    c == '_';
+}
+
+/* Given the position of '@' in s[0..n), finds the extent of the address
+   around it.  Returns false if either side is empty or the domain is not
+   dotted. */
+static bool
+addr_around(const char *s, size_t n, size_t at, size_t *start_r,
+    size_t *end_r)
+{
+	size_t b = at, e = at + 1;
+	bool dot = false;
+
+	while (b > 0 && is_local_char((unsigned char)s[b - 1]))
+		b--;
+	if (e < n && s[e] == '[') {
+		while (e < n && s[e] != ']')
+			e++;
+		if (e == n)
+			return false;
+		e++;
+		dot = true;
+	} else {
+		while (e < n && is_domain_char((unsigned char)s[e])) {
+			dot = dot || (s[e] == '.' && e + 1 < n &&
+					 is_domain_char((unsigned char)s[e + 1]) &&
+					 s[e + 1] != '.');
+			e++;
+		}
+	}
+	while (e > at + 1 && s[e - 1] == '.')
+		e--;
+	while (b < at && s[b] == '.')
+		b++;
+	if (b == at || e == at + 1 || !dot)
+		return false;
+	*start_r = b;
+	*end_r = e;
+	return true;
+}
+
+bool
+text_find_addr(const char *s, size_t n, const char **start_r, size_t *len_r)
+{
+	size_t i, b, e;
+	const char *bare = NULL;
+	size_t bare_len = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] != '@' || !addr_around(s, n, i, &b, &e))
+			continue;
+		if (b > 0 && s[b - 1] == '<' && e < n && s[e] == '>') {
+			*start_r = s + b;
+			*len_r = e - b;
+			return true;
+		}
+		if (bare == NULL) {
+			bare = s + b;
+			bare_len = e - b;
+		}
+		i = e > i ? e - 1 : i;
+	}
+	if (bare == NULL)
+		return false;
+	*start_r = bare;
+	*len_r = bare_len;
+	return true;
+}
+
+char *
+text_clean_addr(const char *s, size_t n)
+{
+	const char *at;
+	char *addr, *domain;
+
+	while (n > 0 && strchr("<\"' \t(", *s) != NULL) {
+		s++;
+		n--;
+	}
+	while (n > 0 && strchr(">\"' \t.,;:)", s[n - 1]) != NULL)
+		n--;
+	if (n == 0 || n > 320 || (at = memchr(s, '@', n)) == NULL)
+		return NULL;
+	if (at == s || at == s + n - 1)
+		return NULL;
+	addr = g_strndup(s, n);
+	if (!g_utf8_validate(addr, -1, NULL)) {
+		g_free(addr);
+		return NULL;
+	}
+	domain = strrchr(addr, '@') + 1;
+	for (; *domain != '\0'; domain++)
+		*domain = g_ascii_tolower(*domain);
+	return addr;
+}
+
+/* Returns the end of the line starting at p (at '\n' or '\0'). */
+static const char *
+line_end(const char *p)
+{
+	const char *e = strchr(p, '\n');
+
+	return e != NULL ? e : p + strlen(p);
+}
+
+static bool
+line_has_any(const char *p, const char *e, const char *const *needles)
+{
+	char *line;
+	bool hit;
+
+	if (needles == NULL)
+		return false;
+	line = g_strndup(p, e - p);
+	hit = text_has_any_ci(line, needles);
+	g_free(line);
+	return hit;
+}
+
+static bool
+line_blank(const char *p, const char *e)
+{
+	for (; p < e; p++)
+		if (!g_ascii_isspace(*p))
+			return false;
+	return true;
+}
+
+/* Finds the start of scanning per spec, or NULL if a required begin
+   marker is missing. */
+static const char *
+scan_start(const char *body, const struct textscan_spec *spec)
+{
+	const char *p = body, *e;
+
+	if (spec->begin == NULL)
+		return body;
+	for (; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
+		e = line_end(p);
+		if (line_has_any(p, e, spec->begin))
+			return *e != '\0' ? e + 1 : e;
+	}
+	return spec->begin_required ? NULL : body;
+}
+
+static void
+append_diag(GString *diag, const char *p, const char *e)
+{
+	while (p < e && g_ascii_isspace(*p))
+		p++;
+	if (p >= e)
+		return;
+	if (diag->len > 0)
+		g_string_append_c(diag, ' ');
+	g_string_append_len(diag, p, e - p);
+}
+
+static void
+finish_rcpt(struct bounce_rcpt *rcpt, GString *diag)
+{
+	if (rcpt == NULL)
+		return;
+	if (diag->len > 0) {
+		report_set_default(&rcpt->diagnostic, diag->str);
+		if (rcpt->status[0] == '\0')
+			report_set_status(rcpt, diag->str);
+		if (rcpt->replycode[0] == '\0')
+			report_set_replycode(rcpt, diag->str);
+	}
+	g_string_truncate(diag, 0);
+}
+
+/* Starts or finds the recipient for the address at a/alen. */
+static struct bounce_rcpt *
+scan_rcpt(struct bounce_report *report, const char *a, size_t alen,
+    int *count)
+{
+	char *addr = text_clean_addr(a, alen);
+	struct bounce_rcpt *rcpt;
+
+	if (addr == NULL)
+		return NULL;
+	if ((rcpt = report_find_rcpt(report, addr)) == NULL) {
+		rcpt = report_add_rcpt(report);
+		rcpt->recipient = addr;
+		rcpt->action = g_strdup("failed");
+	} else {
+		g_free(addr);
+	}
+	(*count)++;
+	return rcpt;
+}
+
+int
+textscan_recipients(const char *body, const struct textscan_spec *spec,
+    struct bounce_report *report)
+{
+	GString *diag = g_string_new(NULL);
+	struct bounce_rcpt *rcpt = NULL;
+	const char *p, *e, *a;
+	size_t alen;
+	int count = 0;
+
+	if ((p = scan_start(body, spec)) == NULL)
+		goto out;
+	for (; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
+		e = line_end(p);
+		if (line_has_any(p, e, spec->end))
+			break;
+		if (!line_has_any(p, e, spec->ignore) &&
+		    text_find_addr(p, e - p, &a, &alen)) {
+			finish_rcpt(rcpt, diag);
+			rcpt = scan_rcpt(report, a, alen, &count);
+			append_diag(diag, a + alen, e);
+			if (diag->len > 0 && strchr(">:", diag->str[0]))
+				g_string_erase(diag, 0, 1);
+			continue;
+		}
+		if (line_blank(p, e)) {
+			if (diag->len > 0) {
+				finish_rcpt(rcpt, diag);
+				rcpt = NULL;
+			}
+			continue;
+		}
+		if (rcpt != NULL)
+			append_diag(diag, p, e);
+	}
+	finish_rcpt(rcpt, diag);
+out:
+	g_string_free(diag, TRUE);
+	return count;
+}
+
+char *
+text_section(const char *body, const char *const *begin,
+    const char *const *end)
+{
+	const char *p, *e, *start = NULL;
+
+	for (p = body; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
+		e = line_end(p);
+		if (start == NULL) {
+			if (line_has_any(p, e, begin))
+				start = p;
+			continue;
+		}
+		if (line_has_any(p, e, end))
+			break;
+	}
+	if (start == NULL)
+		return NULL;
+	return g_strndup(start, p - start);
+}

@@ -1,0 +1,74 @@
+/*
+ * textscan.h - linear-time helpers for reading plain-text bounce bodies.
+ *
+ * Non-standard bounces (qmail, Exim, Sendmail, Exchange, carriers, ...)
+ * are text: a preamble, then per recipient an address line followed by
+ * the server's reply, then the returned message.  These helpers find those
+ * pieces without backtracking regular expressions: every function runs in
+ * time linear in its input.  All matching of markers is ASCII
+ * case-insensitive substring matching.
+ */
+#ifndef BOUNCED_TEXTSCAN_H
+#define BOUNCED_TEXTSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "report.h"
+
+/* Returns a pointer to the first occurrence of needle in hay, ignoring
+   ASCII case, or NULL.  An empty needle matches at hay. */
+const char *text_find_ci(const char *hay, const char *needle);
+
+/* Returns true if hay contains needle, ignoring ASCII case. */
+bool text_has_ci(const char *hay, const char *needle);
+
+/* Returns true if hay contains any of the NULL-terminated list needles. */
+bool text_has_any_ci(const char *hay, const char *const *needles);
+
+/* Returns true if s starts with prefix, ignoring ASCII case. */
+bool text_starts_ci(const char *s, const char *prefix);
+
+/* Finds the first addr-spec (local@domain) in the n bytes at s: inside
+   <...> if there is one, else a bare one.  Sets *start_r and *len_r and
+   returns true, or returns false.  Does not accept addresses whose domain
+   has no dot unless it is in brackets. */
+bool text_find_addr(const char *s, size_t n, const char **start_r,
+    size_t *len_r);
+
+/* Returns a newly allocated (g_free) copy of the addr-spec at s/n with the
+   domain lowercased and surrounding <>, quotes and trailing dots removed,
+   or NULL if it is not plausibly an address. */
+char *text_clean_addr(const char *s, size_t n);
+
+/* Where the error section of a text bounce starts and ends. */
+struct textscan_spec {
+	/* Scanning starts after the first line containing one of these;
+	   NULL or no match = from the top (when begin_required is false). */
+	const char *const *begin;
+	bool begin_required;
+	/* Scanning stops at the first line (after the start) containing one
+	   of these: usually the marker before the returned message. */
+	const char *const *end;
+	/* Lines containing one of these never start a recipient (e.g. the
+	   postmaster address in a signature). */
+	const char *const *ignore;
+};
+
+/* Scans body (UTF-8, LF line ends) as described by spec: every line with
+   an addr-spec starts a recipient; the following non-blank lines, up to a
+   blank line or the next address line, plus any text on the address line
+   after the address, form its diagnostic.  Recipients already in report
+   get their diagnostic filled instead of being added twice.  Sets status
+   and reply code when the diagnostic holds them.  Returns the number of
+   recipients found. */
+int textscan_recipients(const char *body, const struct textscan_spec *spec,
+    struct bounce_report *report);
+
+/* Returns a newly allocated copy (g_free) of the text of body between the
+   first line containing a begin marker and the first later line
+   containing an end marker, or NULL if no begin marker matches.  end may
+   be NULL (to the end). */
+char *text_section(const char *body, const char *const *begin,
+    const char *const *end);
+
+#endif

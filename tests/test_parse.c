@@ -1,0 +1,251 @@
+/*
+ * test_parse.c - end-to-end tests of bounce_parse() on messages built in
+ * memory: line-end equivalence, limits, hostile structure, correlation.
+ * Format-by-format coverage lives in the golden fixtures (golden.sh).
+ */
+#include <gmime/gmime.h>
+
+#include "parsers/bounce.h"
+#include "parsers/classify.h"
+#include "tests/test.h"
+
+static const char dsn_lf[] =
+    "From: MAILER-DAEMON@mx.shop.example (Mail Delivery System)\n"
+    "To: shop@shop.example\n"
+    "Subject: Undelivered Mail Returned to Sender\n"
+    "Date: Mon, 23 Nov 2026 10:00:00 +0900\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/report; report-type=delivery-status;\n"
+    "\tboundary=\"B1\"\n"
+    "\n"
+    "--B1\n"
+    "Content-Type: text/plain; charset=us-ascii\n"
+    "\n"
+    "I'm sorry to have to inform you that your message could not\n"
+    "be delivered to one or more recipients.\n"
+    "\n"
+    "<taro@example.jp>: host mx.example.jp[192.0.2.1] said: 550 5.1.1\n"
+    "    <taro@example.jp>: Recipient address rejected: User unknown\n"
+    "\n"
+    "--B1\n"
+    "Content-Type: message/delivery-status\n"
+    "\n"
+    "Reporting-MTA: dns; mx.shop.example\n"
+    "Original-Envelope-Id: ENV-1\n"
+    "Arrival-Date: Mon, 23 Nov 2026 09:59:58 +0900\n"
+    "\n"
+    "Final-Recipient: rfc822; taro@example.jp\n"
+    "Original-Recipient: rfc822;taro@example.jp\n"
+    "Action: failed\n"
+    "Status: 5.1.1\n"
+    "Remote-MTA: dns; mx.example.jp\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <taro@example.jp>: Recipient address\n"
+    "    rejected: User unknown\n"
+    "\n"
+    "Final-Recipient: rfc822; hanako@example.jp\n"
+    "Action: delayed\n"
+    "Status: 4.2.2\n"
+    "Diagnostic-Code: smtp; 452 4.2.2 Mailbox full\n"
+    "\n"
+    "--B1\n"
+    "Content-Type: text/rfc822-headers\n"
+    "\n"
+    "From: shop@shop.example\n"
+    "To: taro@example.jp\n"
+    "Subject: =?UTF-8?B?44GU5rOo5paH?=\n"
+    "Message-ID: <order-1@shop.example>\n"
+    "X-Order-Number: ORD-1\n"
+    "X-Mail-Type: thanks\n"
+    "\n"
+    "--B1--\n";
+
+static char *
+with_line_ends(const char *lf, const char *eol)
+{
+	GString *s = g_string_new(NULL);
+	const char *p;
+
+	for (p = lf; *p != '\0'; p++) {
+		if (*p == '\n')
+			g_string_append(s, eol);
+		else
+			g_string_append_c(s, *p);
+	}
+	return g_string_free(s, FALSE);
+}
+
+static struct bounce_report *
+parse_str(const char *s)
+{
+	return bounce_parse(s, strlen(s), NULL);
+}
+
+static struct bounce_rcpt *
+rcpt_at(struct bounce_report *r, guint i)
+{
+	return i < r->rcpts->len ? g_ptr_array_index(r->rcpts, i) : NULL;
+}
+
+static void
+check_dsn(struct bounce_report *r)
+{
+	struct bounce_rcpt *a = rcpt_at(r, 0), *b = rcpt_at(r, 1);
+
+	test_assert_int(r->kind, BOUNCE_KIND_DSN);
+	test_assert_str(r->parser, "rfc3464");
+	test_assert_int(r->rcpts->len, 2);
+	if (a == NULL || b == NULL)
+		return;
+	test_assert_str(a->recipient, "taro@example.jp");
+	test_assert_str(a->action, "failed");
+	test_assert_str(a->status, "5.1.1");
+	test_assert_str(a->replycode, "550");
+	test_assert_str(a->diagnostic, "550 5.1.1 <taro@example.jp>: "
+	    "Recipient address rejected: User unknown");
+	test_assert_str(a->remote_mta, "mx.example.jp");
+	test_assert_str(classify_reason_name(a->reason), "userunknown");
+	test_assert(a->hardbounce);
+	test_assert_int(a->side, BOUNCE_SIDE_RECIPIENT);
+	test_assert_str(b->action, "delayed");
+	test_assert(!b->hardbounce);
+	test_assert_str(r->reporting_mta, "mx.shop.example");
+	test_assert_str(r->original.envelope_id, "ENV-1");
+	test_assert_str(r->original.message_id, "<order-1@shop.example>");
+	test_assert_str(r->original.subject, "ご注文");
+	test_assert_str(r->original.to, "taro@example.jp");
+	test_assert_str(r->order_number, "ORD-1");
+	test_assert_str(r->mail_type, "thanks");
+	test_assert_str(r->date, "2026-11-23T09:59:58+09:00");
+}
+
+static void
+test_line_ends(void)
+{
+	static const char *const eols[] = {"\n", "\r\n", "\r"};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(eols); i++) {
+		char *msg = with_line_ends(dsn_lf, eols[i]);
+		struct bounce_report *r = parse_str(msg);
+
+		test_begin(i == 0 ? "DSN with LF" : i == 1 ? "DSN with CRLF"
+							  : "DSN with CR only");
+		check_dsn(r);
+		test_end();
+		report_free(&r);
+		g_free(msg);
+	}
+}
+
+static void
+test_limits(void)
+{
+	struct bounce_options small = {100, NULL, NULL};
+	struct bounce_report *r;
+
+	test_begin("empty, oversized and headerless input are errors");
+	r = bounce_parse("", 0, NULL);
+	test_assert_int(r->kind, BOUNCE_KIND_ERROR);
+	test_assert_str(r->error, "empty message");
+	report_free(&r);
+	r = bounce_parse(dsn_lf, strlen(dsn_lf), &small);
+	test_assert_int(r->kind, BOUNCE_KIND_ERROR);
+	test_assert(strstr(r->error, "too large") != NULL);
+	report_free(&r);
+	r = bounce_parse("\x00\xff\xfe garbage", 12, NULL);
+	test_assert_int(r->kind, BOUNCE_KIND_ERROR);
+	report_free(&r);
+	test_end();
+}
+
+static void
+test_truncated(void)
+{
+	size_t len = strlen(dsn_lf), cut;
+
+	test_begin("every truncation of a DSN parses without crashing");
+	for (cut = 1; cut < len; cut += 7) {
+		struct bounce_report *r = bounce_parse(dsn_lf, cut, NULL);
+
+		test_assert(r != NULL);
+		test_assert(r->kind != BOUNCE_KIND_DSN || r->rcpts->len > 0);
+		report_free(&r);
+	}
+	test_end();
+}
+
+static void
+test_deep_nesting(void)
+{
+	GString *s = g_string_new("From: MAILER-DAEMON@x.example\n"
+				  "Subject: Undelivered Mail\n");
+	struct bounce_report *r;
+	int i;
+
+	for (i = 0; i < 2000; i++)
+		g_string_append_printf(s, "Content-Type: multipart/mixed; "
+		    "boundary=\"b%d\"\n\n--b%d\n", i, i);
+	g_string_append(s, "Content-Type: text/plain\n\nhello\n");
+	test_begin("2000 nested multiparts");
+	r = bounce_parse(s->str, s->len, NULL);
+	test_assert(r != NULL);
+	report_free(&r);
+	test_end();
+	g_string_free(s, TRUE);
+}
+
+static void
+test_huge_header(void)
+{
+	GString *s = g_string_new("Subject: ");
+	struct bounce_report *r;
+	int i;
+
+	for (i = 0; i < 200000; i++)
+		g_string_append(s, "x@y.jp ");
+	g_string_append(s, "\nFrom: MAILER-DAEMON@x.example\n\nbody\n");
+	test_begin("1.4 MB header line");
+	r = bounce_parse(s->str, s->len, NULL);
+	test_assert(r != NULL);
+	test_assert(r->subject == NULL || strlen(r->subject) <= 4003);
+	report_free(&r);
+	test_end();
+	g_string_free(s, TRUE);
+}
+
+static void
+test_not_a_bounce(void)
+{
+	static const char msg[] =
+	    "From: friend@example.jp\n"
+	    "To: shop@shop.example\n"
+	    "Subject: Fwd: old mail\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=X\n\n"
+	    "--X\nContent-Type: text/plain\n\nSee the attached mail.\n"
+	    "--X\nContent-Type: message/rfc822\n\n"
+	    "From: a@example.jp\nTo: b@example.jp\nSubject: hi\n\nhello\n"
+	    "--X--\n";
+	struct bounce_report *r = parse_str(msg);
+
+	test_begin("a mail that attaches an .eml is kind none");
+	test_assert_int(r->kind, BOUNCE_KIND_NONE);
+	test_assert_int(r->rcpts->len, 0);
+	report_free(&r);
+	test_end();
+}
+
+int
+main(void)
+{
+	g_mime_init();
+	test_line_ends();
+	test_limits();
+	test_truncated();
+	test_deep_nesting();
+	test_huge_header();
+	test_not_a_bounce();
+	bounce_shutdown();
+	g_mime_shutdown();
+	return test_exit();
+}

@@ -1,0 +1,254 @@
+/*
+ * test_textscan.c - unit tests of the linear-time text helpers, the
+ * charset detection and the report string helpers.
+ */
+#include <gmime/gmime.h>
+
+#include "parsers/charset.h"
+#include "parsers/dsn.h"
+#include "parsers/original.h"
+#include "parsers/textscan.h"
+#include "tests/test.h"
+
+static void
+test_find_addr(void)
+{
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+	    {"<user@example.jp>: host said: 550", "user@example.jp"},
+	    {"  user@Example.JP", "user@example.jp"},
+	    {"To: \"Name\" <a.b+c@sub.example.co.jp>", "a.b+c@sub.example.co.jp"},
+	    {"mail for x@localhost failed", NULL},
+	    {"no address here", NULL},
+	    {"user@example.jp.", "user@example.jp"},
+	    {"shop@a.example <real@b.example>", "real@b.example"},
+	    {"'quoted@example.com'", "quoted@example.com"},
+	    {"ユーザ@例え.jp", "ユーザ@例え.jp"},
+	    {"user@[192.0.2.1]", "user@[192.0.2.1]"},
+	    {"@@@...", NULL},
+	};
+	size_t i;
+
+	test_begin("text_find_addr + text_clean_addr");
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const char *a;
+		size_t n;
+		char *got = NULL;
+
+		if (text_find_addr(cases[i].line, strlen(cases[i].line), &a, &n))
+			got = text_clean_addr(a, n);
+		test_assert_str(got, cases[i].want);
+		g_free(got);
+	}
+	test_end();
+}
+
+static void
+test_find_ci(void)
+{
+	static const char *const markers[] = {"original message", "xyz", NULL};
+
+	test_begin("text_find_ci");
+	test_assert(text_has_ci("The ORIGINAL Message follows", "original message"));
+	test_assert(!text_has_ci("origina", "original"));
+	test_assert(text_has_any_ci("a xyZ b", markers));
+	test_assert(!text_has_any_ci(NULL, markers));
+	test_assert(text_starts_ci("Final-Recipient: x", "final-recipient:"));
+	test_end();
+}
+
+static void
+test_recipients(void)
+{
+	static const char *const end[] = {"--- Below this line", NULL};
+	static const char body[] =
+	    "Hi. This is the qmail-send program at mx.example.jp.\n"
+	    "I'm afraid I wasn't able to deliver your message.\n\n"
+	    "<taro@example.jp>:\n"
+	    "192.0.2.1 does not like recipient.\n"
+	    "Remote host said: 550 5.1.1 <taro@example.jp>... User unknown\n"
+	    "Giving up on 192.0.2.1.\n\n"
+	    "<hanako@example.jp>:\n"
+	    "Sorry, no mailbox here by that name. (#5.1.1)\n\n"
+	    "--- Below this line is a copy of the message.\n\n"
+	    "From: shop@shop.example\n";
+	struct textscan_spec spec = {NULL, false, end, NULL};
+	struct bounce_report *r = report_new();
+	struct bounce_rcpt *a, *b;
+
+	test_begin("textscan_recipients (qmail shape)");
+	test_assert_int(textscan_recipients(body, &spec, r), 2);
+	test_assert_int(r->rcpts->len, 2);
+	a = g_ptr_array_index(r->rcpts, 0);
+	b = g_ptr_array_index(r->rcpts, 1);
+	test_assert_str(a->recipient, "taro@example.jp");
+	test_assert_str(a->status, "5.1.1");
+	test_assert_str(a->replycode, "550");
+	test_assert(text_has_ci(a->diagnostic, "user unknown"));
+	test_assert_str(b->recipient, "hanako@example.jp");
+	test_assert_str(b->status, "5.1.1");
+	test_assert_str(b->replycode, "");
+	report_free(&r);
+	test_assert(r == NULL);
+	test_end();
+}
+
+static void
+test_status_replycode(void)
+{
+	static const struct {
+		const char *text, *status, *code;
+	} cases[] = {
+	    {"550 5.1.1 <a@b.jp>: User unknown", "5.1.1", "550"},
+	    {"smtp; 550-5.7.26 This mail", "5.7.26", "550"},
+	    {"host 192.0.2.1 said 452 4.2.2 full", "4.2.2", "452"},
+	    {"version 10.5.1.2 build", "", ""},
+	    {"4.4.7 expired", "4.4.7", ""},
+	    {"error 5501 nothing", "", ""},
+	    {"#5.1.1 user", "5.1.1", ""},
+	    {"code 600 5.9.9", "5.9.9", ""},
+	};
+	size_t i;
+
+	test_begin("report_set_status / report_set_replycode");
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct bounce_rcpt r = {0};
+
+		report_set_status(&r, cases[i].text);
+		report_set_replycode(&r, cases[i].text);
+		test_assert_str(r.status, cases[i].status);
+		test_assert_str(r.replycode, cases[i].code);
+	}
+	test_end();
+}
+
+static void
+test_report_set(void)
+{
+	char *field = NULL;
+	GString *big = g_string_new(NULL);
+	int i;
+
+	test_begin("report_set cleans strings");
+	report_set(&field, "  a\tb\r\n  c\x01 ");
+	test_assert_str(field, "a b c");
+	report_set(&field, "bad \xff byte");
+	test_assert(g_utf8_validate(field, -1, NULL));
+	report_set_default(&field, "ignored");
+	test_assert(strncmp(field, "bad", 3) == 0);
+	for (i = 0; i < 100000; i++)
+		g_string_append(big, "あ");
+	report_set(&field, big->str);
+	test_assert(strlen(field) <= 4003);
+	test_assert(g_utf8_validate(field, -1, NULL));
+	report_set(&field, NULL);
+	test_assert(field == NULL);
+	g_string_free(big, TRUE);
+	test_end();
+}
+
+static void
+test_charset(void)
+{
+	/* "配信" in ISO-2022-JP, Shift_JIS and EUC-JP */
+	static const char jis[] = "\x1b$BG[?.\x1b(B";
+	static const char sjis[] = "\x94\x7a\x90\x4d";
+	static const char eucjp[] = "\xc7\xdb\xbf\xae";
+	char *s;
+
+	test_begin("charset_to_utf8 detection");
+	s = charset_to_utf8(jis, strlen(jis), NULL);
+	test_assert_str(s, "配信");
+	g_free(s);
+	s = charset_to_utf8(jis, strlen(jis), "us-ascii");
+	test_assert_str(s, "配信");
+	g_free(s);
+	s = charset_to_utf8(sjis, strlen(sjis), "shift_jis");
+	test_assert_str(s, "配信");
+	g_free(s);
+	s = charset_to_utf8(sjis, strlen(sjis), NULL);
+	test_assert_str(s, "配信");
+	g_free(s);
+	s = charset_to_utf8(eucjp, strlen(eucjp), NULL);
+	test_assert_str(s, "配信");
+	g_free(s);
+	s = charset_to_utf8(eucjp, strlen(eucjp), "iso-8859-1");
+	test_assert_str(s, "配信");
+	g_free(s);
+	s = charset_to_utf8("caf\xe9", 4, "iso-8859-1");
+	test_assert_str(s, "café");
+	g_free(s);
+	s = charset_fix_header("Re: \x1b$BG[?.\x1b(B error");
+	test_assert_str(s, "Re: 配信 error");
+	g_free(s);
+	test_end();
+}
+
+static void
+test_dsn_helpers(void)
+{
+	char *s;
+
+	test_begin("dsn helpers");
+	test_assert_str(dsn_strip_type("rfc822; a@b.jp"), "a@b.jp");
+	test_assert_str(dsn_strip_type("smtp;550 x"), "550 x");
+	test_assert_str(dsn_strip_type("no type here"), "no type here");
+	s = dsn_decode_xtext("\\x{30E6}\\x{30FC}@example.jp");
+	test_assert_str(s, "ユー@example.jp");
+	g_free(s);
+	s = dsn_decode_xtext("a+2Bb@example.jp");
+	test_assert_str(s, "a+b@example.jp");
+	g_free(s);
+	s = dsn_iso_date("Mon, 23 Nov 2026 10:00:00 +0900");
+	test_assert_str(s, "2026-11-23T10:00:00+09:00");
+	g_free(s);
+	test_assert(dsn_iso_date("yesterday") == NULL);
+	test_end();
+}
+
+static void
+test_verp(void)
+{
+	static const struct {
+		const char *addr, *order, *type;
+		bool ok;
+	} cases[] = {
+	    {"bounce+ORD-2026-0001.thanks@shop.jp", "ORD-2026-0001", "thanks", true},
+	    {"bounce+12345@shop.jp", "12345", NULL, true},
+	    {"bounce+user=example.com@shop.jp", NULL, NULL, false},
+	    {"bounce@shop.jp", NULL, NULL, false},
+	    {"bounce+A.Bad@shop.jp", NULL, NULL, false},
+	};
+	size_t i;
+
+	test_begin("original_verp_token");
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *order, *type;
+
+		test_assert_int(original_verp_token(cases[i].addr, &order, &type),
+		    cases[i].ok);
+		test_assert_str(order, cases[i].order);
+		test_assert_str(type, cases[i].type);
+		g_free(order);
+		g_free(type);
+	}
+	test_end();
+}
+
+int
+main(void)
+{
+	g_mime_init();
+	test_find_addr();
+	test_find_ci();
+	test_recipients();
+	test_status_replycode();
+	test_report_set();
+	test_charset();
+	test_dsn_helpers();
+	test_verp();
+	bounce_shutdown();
+	g_mime_shutdown();
+	return test_exit();
+}

@@ -1,0 +1,97 @@
+#!/bin/sh
+# check.sh - build bounced with warnings as errors and run every test.
+#
+#   tools/check.sh              the README's test command: out-of-tree
+#                               build in build/check, then `make check`
+#   tools/check.sh sanitizers   the same with ASan+UBSan (clang)
+#   tools/check.sh valgrind     unit tests and all fixtures under valgrind
+#   tools/check.sh fuzz [SECS]  libFuzzer over the parse path (default 60 s)
+#
+# Each mode appends "MODE: N passed, N failed" to build/results and exits
+# non-zero on a failure.  Needs the build dependencies (see README).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-check}
+jobs=$(nproc 2>/dev/null || echo 2)
+mkdir -p "$top/build"
+
+[ -x "$top/configure" ] || (cd "$top" && ./autogen.sh >/dev/null)
+
+# configure_in DIR ARGS...: a fresh out-of-tree build directory.
+configure_in() {
+	dir=$1; shift
+	mkdir -p "$dir"
+	cd "$dir"
+	[ -f Makefile ] || "$top/configure" --enable-werror "$@" >configure.out
+}
+
+# record MODE PASS FAIL
+record() {
+	echo "$1: $2 passed, $3 failed" | tee -a "$top/build/results"
+	[ "$3" -eq 0 ]
+}
+
+# automake_counts: prints "PASS FAIL" from test-suite.log
+automake_counts() {
+	p=$(sed -n 's/^# PASS: *//p' test-suite.log)
+	f=$(sed -n 's/^# FAIL: *//p;s/^# ERROR: *//p;s/^# XPASS: *//p' test-suite.log |
+		awk '{s += $1} END {print s + 0}')
+	echo "${p:-0} $f"
+}
+
+run_check() {
+	name=$1; shift
+	configure_in "$top/build/$name" "$@"
+	make -j"$jobs" >make.out 2>&1 || { cat make.out; record "$name" 0 1; }
+	status=0
+	make -j"$jobs" check >check.out 2>&1 || status=$?
+	[ $status -eq 0 ] || { cat check.out; cat tests/*.log 2>/dev/null | tail -50; }
+	set -- $(automake_counts)
+	record "$name" "$1" "$2"
+}
+
+run_valgrind() {
+	configure_in "$top/build/valgrind"
+	units="tests/test_textscan tests/test_classify tests/test_parse"
+	make -j"$jobs" bouncectl $units >make.out 2>&1 || { cat make.out; record valgrind 0 1; }
+	vg="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$top/tests/valgrind.supp"
+	pass=0 fail=0
+	for t in $units; do
+		if G_SLICE=always-malloc $vg ./$t >/dev/null 2>vg.err; then
+			pass=$((pass + 1))
+		else
+			fail=$((fail + 1)); echo "valgrind: $t"; cat vg.err
+		fi
+	done
+	find "$top/tests/fixtures" -name '*.eml' | LC_ALL=C sort >fixtures.list
+	if G_SLICE=always-malloc xargs $vg ./bouncectl parse <fixtures.list >/dev/null 2>vg.err; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1)); echo "valgrind: bouncectl parse over fixtures"; cat vg.err
+	fi
+	record valgrind "$pass" "$fail"
+}
+
+run_fuzz() {
+	secs=${1:-60}
+	configure_in "$top/build/fuzz" CC=clang --enable-fuzzing \
+	    CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined"
+	make -j"$jobs" libparsers.a tests/fuzz/fuzz_parse >make.out 2>&1 || { cat make.out; record fuzz 0 1; }
+	rm -rf corpus && mkdir corpus
+	find "$top/tests/fixtures" -name '*.eml' -size -256k -exec cp {} corpus/ \;
+	if ./tests/fuzz/fuzz_parse -max_total_time="$secs" -max_len=65536 \
+	    -dict="$top/tests/fuzz/fuzz_parse.dict" -print_final_stats=1 \
+	    corpus >fuzz.out 2>&1; then
+		tail -5 fuzz.out; record fuzz 1 0
+	else
+		tail -40 fuzz.out; record fuzz 0 1
+	fi
+}
+
+case $mode in
+check) run_check check ;;
+sanitizers) run_check sanitizers CC=clang --enable-sanitizers ;;
+valgrind) run_valgrind ;;
+fuzz) run_fuzz "${2:-60}" ;;
+*) echo "usage: tools/check.sh [check|sanitizers|valgrind|fuzz [SECS]]" >&2; exit 2 ;;
+esac
