@@ -186,8 +186,15 @@ input_init(struct bounce_input *in, GMimeMessage *msg)
 		in->from_addr = g_strdup("");
 	if (body != NULL)
 		walk_object(&w, body);
-	in->body = g_string_free(w.plain->len > 0 ? w.plain : w.html, FALSE);
-	g_string_free(w.plain->len > 0 ? w.html : w.plain, TRUE);
+	if (w.plain->len == 0) {
+		/* HTML-only bounces: use the tag-stripped text. */
+		GString *swap = w.plain;
+
+		w.plain = w.html;
+		w.html = swap;
+	}
+	in->body = g_string_free(w.plain, FALSE);
+	g_string_free(w.html, TRUE);
 	in->delivery_status = w.delivery_status;
 	in->attached_headers = w.headers;
 	in->attached = w.attached;

@@ -253,6 +253,25 @@ scan_rcpt(struct bounce_report *report, const char *a, size_t alen,
 	return rcpt;
 }
 
+/* True if the indented line at p, holding the address at a, merely
+   continues the current recipient's reply (Postfix folds "said: 550 ..."
+   onto lines that repeat the address). */
+static bool
+continues_rcpt(const struct bounce_rcpt *rcpt, const char *p, const char *a,
+    size_t alen)
+{
+	char *addr;
+	bool same;
+
+	if (rcpt == NULL || (*p != ' ' && *p != '\t'))
+		return false;
+	addr = text_clean_addr(a, alen);
+	same = addr != NULL && rcpt->recipient != NULL &&
+	    g_ascii_strcasecmp(addr, rcpt->recipient) == 0;
+	g_free(addr);
+	return same;
+}
+
 int
 textscan_recipients(const char *body, const struct textscan_spec *spec,
     struct bounce_report *report)
@@ -270,12 +289,14 @@ textscan_recipients(const char *body, const struct textscan_spec *spec,
 		if (line_has_any(p, e, spec->end))
 			break;
 		if (!line_has_any(p, e, spec->ignore) &&
-		    text_find_addr(p, e - p, &a, &alen)) {
+		    text_find_addr(p, e - p, &a, &alen) &&
+		    !continues_rcpt(rcpt, p, a, alen)) {
 			finish_rcpt(rcpt, diag);
 			rcpt = scan_rcpt(report, a, alen, &count);
-			append_diag(diag, a + alen, e);
-			if (diag->len > 0 && strchr(">:", diag->str[0]))
-				g_string_erase(diag, 0, 1);
+			a += alen;
+			while (a < e && strchr(">:;,)] \t", *a) != NULL)
+				a++;
+			append_diag(diag, a, e);
 			continue;
 		}
 		if (line_blank(p, e)) {
