@@ -38,23 +38,28 @@ static const char parse_usage[] =
     "\n"
     "Exit status: 0 all files read, 1 a file could not be read, 2 bad usage.\n";
 
+/* Reads fd to its end, keeping at most max + 1 bytes in buf; returns the
+   total size in *total_r, or -1 with errno. */
 static int
-read_fd(int fd, size_t max, GString *buf)
+read_fd(int fd, size_t max, GString *buf, size_t *total_r)
 {
 	char chunk[65536];
 	ssize_t n;
 
-	while (buf->len <= max) {
+	*total_r = 0;
+	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -1;
 		if (n == 0)
-			break;
-		g_string_append_len(buf, chunk, n);
+			return 0;
+		*total_r += (size_t)n;
+		if (buf->len <= max)
+			g_string_append_len(buf, chunk,
+			    MIN((size_t)n, max + 1 - buf->len));
 	}
-	return 0;
 }
 
 int
@@ -67,17 +72,18 @@ cmd_read_input(const char *path, size_t max, char **data_r, size_t *len_r,
 
 	if (strcmp(path, "-") != 0 && (fd = open(path, O_RDONLY)) < 0)
 		goto fail;
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (S_ISDIR(st.st_mode)) {
 		errno = EISDIR;
 		goto fail;
 	}
-	*size_r = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
-	if ((*size_r <= max || *size_r == 0) && read_fd(fd, max, buf) < 0)
+	if (S_ISREG(st.st_mode) && (size_t)st.st_size > max)
+		*size_r = (size_t)st.st_size; /* never read a huge file */
+	else if (read_fd(fd, max, buf, size_r) < 0)
 		goto fail;
 	if (fd != 0)
 		close(fd);
-	if (*size_r < buf->len)
-		*size_r = buf->len;
 	*len_r = buf->len;
 	*data_r = g_string_free(buf, FALSE);
 	return 0;

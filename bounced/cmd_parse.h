@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <glib.h>
 
-/* Reads the whole of path ("-" = stdin) into *data_r and *len_r (g_free),
-   reading at most max + 1 bytes; *size_r gets the real size when known
-   (regular files), else the bytes read.  Returns 0, or -1 with errno. */
+/* Reads path ("-" = stdin) into *data_r and *len_r (g_free), keeping at
+   most max + 1 bytes; *size_r gets the real size.  A regular file larger
+   than max is not read at all.  Returns 0, or -1 with errno. */
 int cmd_read_input(const char *path, size_t max, char **data_r,
     size_t *len_r, size_t *size_r);
 

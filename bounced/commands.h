@@ -18,4 +18,12 @@ struct bouncectl_command {
 /* bounced/cmd_parse.c */
 int cmd_parse(int argc, char **argv);
 
+int cmd_db(int argc, char **argv); /* cmd_db.c (issue 3) */
+int cmd_shop(int argc, char **argv); /* cmd_shop.c */
+int cmd_lookup(int argc, char **argv); /* cmd_lookup.c */
+int cmd_report(int argc, char **argv); /* cmd_lookup.c */
+int cmd_suppression(int argc, char **argv); /* cmd_suppression.c */
+int cmd_ingest(int argc, char **argv); /* cmd_ingest.c */
+int cmd_reprocess(int argc, char **argv); /* cmd_ingest.c */
+
 #endif

@@ -12,6 +12,19 @@
 
 #include "charset.h"
 
+/* C1 controls (U+0080-U+009F) never occur in real text, but lenient
+   decoders map stray 8-bit bytes to them: treat them as a failed guess. */
+static bool
+has_c1_control(const char *utf8)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)utf8; *p != '\0'; p++)
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return true;
+	return false;
+}
+
 static char *
 try_convert(const char *data, size_t len, const char *charset)
 {
@@ -25,7 +38,7 @@ try_convert(const char *data, size_t len, const char *charset)
 		return NULL;
 	}
 	if (!g_utf8_validate(out, written, NULL) ||
-	    memchr(out, '\0', written) != NULL) {
+	    memchr(out, '\0', written) != NULL || has_c1_control(out)) {
 		g_free(out);
 		return NULL;
 	}
@@ -118,6 +131,8 @@ charset_to_utf8(const char *data, size_t len, const char *charset)
 {
 	char *out = NULL;
 
+	if (data == NULL || len == 0)
+		return g_strdup("");
 	if (charset != NULL && *charset != '\0') {
 		if (g_ascii_strncasecmp(charset, "iso-2022-jp", 11) == 0)
 			out = from_iso2022jp(data, len);

@@ -105,28 +105,15 @@ bool
 text_find_addr(const char *s, size_t n, const char **start_r, size_t *len_r)
 {
 	size_t i, b, e;
-	const char *bare = NULL;
-	size_t bare_len = 0;
 
 	for (i = 0; i < n; i++) {
 		if (s[i] != '@' || !addr_around(s, n, i, &b, &e))
 			continue;
-		if (b > 0 && s[b - 1] == '<' && e < n && s[e] == '>') {
-			*start_r = s + b;
-			*len_r = e - b;
-			return true;
-		}
-		if (bare == NULL) {
-			bare = s + b;
-			bare_len = e - b;
-		}
-		i = e > i ? e - 1 : i;
+		*start_r = s + b;
+		*len_r = e - b;
+		return true;
 	}
-	if (bare == NULL)
-		return false;
-	*start_r = bare;
-	*len_r = bare_len;
-	return true;
+	return false;
 }
 
 char *
@@ -253,21 +240,19 @@ scan_rcpt(struct bounce_report *report, const char *a, size_t alen,
 	return rcpt;
 }
 
-/* True if the indented line at p, holding the address at a, merely
-   continues the current recipient's reply (Postfix folds "said: 550 ..."
-   onto lines that repeat the address). */
+/* True if the address at a is the current recipient's: the line merely
+   continues its reply (Postfix folds "said: 550 ..." onto lines that
+   repeat the address; qmail quotes it in "Remote host said:"). */
 static bool
-continues_rcpt(const struct bounce_rcpt *rcpt, const char *p, const char *a,
-    size_t alen)
+continues_rcpt(const struct bounce_rcpt *rcpt, const char *a, size_t alen)
 {
 	char *addr;
 	bool same;
 
-	if (rcpt == NULL || (*p != ' ' && *p != '\t'))
+	if (rcpt == NULL || rcpt->recipient == NULL)
 		return false;
 	addr = text_clean_addr(a, alen);
-	same = addr != NULL && rcpt->recipient != NULL &&
-	    g_ascii_strcasecmp(addr, rcpt->recipient) == 0;
+	same = addr != NULL && g_ascii_strcasecmp(addr, rcpt->recipient) == 0;
 	g_free(addr);
 	return same;
 }
@@ -290,7 +275,7 @@ textscan_recipients(const char *body, const struct textscan_spec *spec,
 			break;
 		if (!line_has_any(p, e, spec->ignore) &&
 		    text_find_addr(p, e - p, &a, &alen) &&
-		    !continues_rcpt(rcpt, p, a, alen)) {
+		    !continues_rcpt(rcpt, a, alen)) {
 			finish_rcpt(rcpt, diag);
 			rcpt = scan_rcpt(report, a, alen, &count);
 			a += alen;

@@ -28,8 +28,9 @@ bool text_has_any_ci(const char *hay, const char *const *needles);
 /* Returns true if s starts with prefix, ignoring ASCII case. */
 bool text_starts_ci(const char *s, const char *prefix);
 
-/* Finds the first addr-spec (local@domain) in the n bytes at s: inside
-   <...> if there is one, else a bare one.  Sets *start_r and *len_r and
+/* Finds the first addr-spec (local@domain) in the n bytes at s, bare or
+   in <...>: in "a@b.jp: 550 <a@b.jp>..." the first one starts the line's
+   meaning.  Sets *start_r and *len_r and
    returns true, or returns false.  Does not accept addresses whose domain
    has no dot unless it is in brackets. */
 bool text_find_addr(const char *s, size_t n, const char **start_r,

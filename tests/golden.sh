@@ -6,6 +6,11 @@
 # so the "file" field is the relative path.  Any difference fails.
 #
 #   tests/golden.sh [FIXTURE.eml...]        compare (default: all)
+# Each fixture is also parsed with CRLF and with CR-only line ends (from
+# standard input) and must give the same output as with LF; fixtures with
+# an .args file are exempt (the size-limit case reports its byte count,
+# which CRLF changes).
+#
 #   UPDATE=1 tests/golden.sh [FIXTURE...]   rewrite .expected files; review
 #                                           the diff before committing
 # A <case>.args file beside a fixture holds extra `bouncectl parse`
@@ -29,7 +34,7 @@ fi
 
 pass=0 fail=0
 tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" "$tmp.eol"' EXIT
 for rel in $list; do
 	expected="$fixtures/${rel%.eml}.expected"
 	args=$(cat "$fixtures/${rel%.eml}.args" 2>/dev/null || true)
@@ -42,6 +47,18 @@ for rel in $list; do
 	fi
 	if [ -f "$expected" ] && cmp -s "$tmp" "$expected"; then
 		pass=$((pass + 1))
+		[ -n "$args" ] && continue
+		for eol in '\r\n' '\r'; do
+			# shellcheck disable=SC2086
+			perl -pe "s/\r?\n/$eol/" "$fixtures/$rel" |
+				"$bouncectl" parse $args - 2>&1 |
+				sed "s|^{\"file\":\"-\"|{\"file\":\"$rel\"|" >"$tmp.eol"
+			if ! cmp -s "$tmp" "$tmp.eol"; then
+				fail=$((fail + 1))
+				echo "FAIL $rel with line ends $eol differs from LF"
+				diff -u "$tmp" "$tmp.eol" | head -10
+			fi
+		done
 	else
 		fail=$((fail + 1))
 		echo "FAIL $rel"

@@ -115,7 +115,7 @@ check_dsn(struct bounce_report *r)
 	test_assert_str(r->original.to, "taro@example.jp");
 	test_assert_str(r->order_number, "ORD-1");
 	test_assert_str(r->mail_type, "thanks");
-	test_assert_str(r->date, "2026-11-23T09:59:58+09:00");
+	test_assert_str(r->date, "2026-11-23T10:00:00+09:00");
 }
 
 static void

@@ -22,7 +22,7 @@ test_find_addr(void)
 	    {"mail for x@localhost failed", NULL},
 	    {"no address here", NULL},
 	    {"user@example.jp.", "user@example.jp"},
-	    {"shop@a.example <real@b.example>", "real@b.example"},
+	    {"first@a.example: 550 <second@b.example>", "first@a.example"},
 	    {"'quoted@example.com'", "quoted@example.com"},
 	    {"ユーザ@例え.jp", "ユーザ@例え.jp"},
 	    {"user@[192.0.2.1]", "user@[192.0.2.1]"},

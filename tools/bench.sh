@@ -14,7 +14,7 @@ count=${BENCH_COUNT:-10000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-find "$srcdir/tests/fixtures" -name '*.eml' -size -1M | LC_ALL=C sort >"$work/list"
+find "$srcdir/tests/fixtures" -name '*.eml' -size -1024k | LC_ALL=C sort >"$work/list"
 n=$(wc -l <"$work/list")
 [ "$n" -gt 0 ] || { echo "bench: no fixtures" >&2; exit 1; }
 mkdir "$work/mail"

@@ -1,0 +1,173 @@
+/*
+ * test_config.c - bounced.conf validation: every error names file:line,
+ * the setting, what is wrong and what is allowed; values and defaults are
+ * copied into the struct.  Also loads config/bounced.conf.sample.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <glib.h>
+
+#include "config/config.h"
+#include "tests/test.h"
+
+static const char good[] =
+    "database = { conninfo = \"dbname=bounced\"; };\n"
+    "defaults = { strike_limit = 3; grace_days = 7; };\n"
+    "shops = (\n"
+    "  { id = \"shop1\"; name = \"ショップ\";\n"
+    "    notify = [\"owner@shop1.jp\"];\n"
+    "    sender_domains = \"shop1.jp, info@other.jp\";\n"
+    "    mailboxes = ( { name = \"main\"; protocol = \"imap\";\n"
+    "      host = \"imap.shop1.jp\"; user = \"u\"; password_env = \"PW\"; } );\n"
+    "  },\n"
+    "  { id = \"shop2\"; strike_limit = 5; dry_run = true;\n"
+    "    sender_domains = [\"shop2.jp\"];\n"
+    "    fatal_reasons = [\"userunknown\"];\n"
+    "    mailboxes = ( { name = \"md\"; protocol = \"maildir\";\n"
+    "      path = \"/var/mail/b\"; } );\n"
+    "  }\n"
+    ");\n";
+
+static void
+test_good(void)
+{
+	struct bounced_config *cfg = NULL;
+	char *error = NULL;
+	const struct bounced_shop *s;
+
+	test_begin("config good");
+	test_assert_int(config_load_string(good, "t.conf", &cfg, &error), 0);
+	test_assert_str(error, NULL);
+	if (cfg == NULL) {
+		test_end();
+		return;
+	}
+	test_assert_str(cfg->conninfo, "dbname=bounced");
+	test_assert_int(cfg->n_shops, 2);
+	s = config_find_shop(cfg, "shop1");
+	test_assert(s != NULL);
+	if (s != NULL) {
+		test_assert_str(s->name, "ショップ");
+		test_assert_int(s->strike_limit, 3);  /* from defaults */
+		test_assert_int(s->grace_days, 7);
+		test_assert_int(s->stale_days, 30);   /* built-in default */
+		test_assert_str(s->sender_domains, "shop1.jp\ninfo@other.jp");
+		test_assert_str(s->notify[0], "owner@shop1.jp");
+		test_assert_int(s->n_mailboxes, 1);
+		test_assert_int(s->mailboxes[0].port, 993);
+		test_assert_str(s->mailboxes[0].folder, "INBOX");
+		test_assert_int(g_strv_length(s->fatal_reasons), 5);
+	}
+	s = config_find_shop(cfg, "shop2");
+	test_assert(s != NULL);
+	if (s != NULL) {
+		test_assert_int(s->strike_limit, 5);
+		test_assert(s->dry_run);
+		test_assert_str(s->fatal_reasons[0], "userunknown");
+		test_assert_str(s->fatal_reasons[1], NULL);
+		test_assert_str(s->mailboxes[0].path, "/var/mail/b");
+	}
+	config_free(&cfg);
+	test_assert(cfg == NULL);
+	test_end();
+}
+
+static void
+test_errors(void)
+{
+	static const struct {
+		const char *text, *want; /* want: the whole message */
+	} cases[] = {
+		{"shops = ( { id = \"a\"; strike_limit = 0; } );",
+		    "t.conf:1: shops.[0].strike_limit: 0 is out of range "
+		    "(allowed: 1 to 100)"},
+		{"shops = ( { id = \"a\";\n strike_limt = 4; } );",
+		    "t.conf:2: shops.[0].strike_limt: unknown setting "
+		    "(allowed: id, name, notify, sender_domains, strike_limit, "
+		    "grace_days, stale_days, dry_run, fatal_reasons, mailboxes)"},
+		{"shops = ( { name = \"a\"; } );",
+		    "t.conf:1: shops.[0].id: missing (a string is required)"},
+		{"shops = ( { id = \"a b\"; } );",
+		    "t.conf:1: shops.[0].id: \"a b\" is not a valid shop id "
+		    "(allowed: letters, digits, '_', '.', '-', starting with a "
+		    "letter or digit, up to 64)"},
+		{"shops = ( { id = \"a\"; }, { id = \"a\"; } );",
+		    "t.conf:1: shops.[1]: duplicate shop id \"a\""},
+		{"shops = ( { id = \"a\"; dry_run = 1; } );",
+		    "t.conf:1: shops.[0].dry_run: must be true or false"},
+		{"shops = ( { id = \"a\"; fatal_reasons = [\"nosuch\"]; } );",
+		    "t.conf:1: shops.[0].fatal_reasons: unknown reason \"nosuch\" "
+		    "(allowed: the reason names of DESIGN.md, e.g. userunknown, "
+		    "mailboxfull)"},
+		{"shops = ( { id = \"a\"; mailboxes = ( { name = \"m\";\n"
+		    " protocol = \"smtp\"; } ); } );",
+		    "t.conf:2: shops.[0].mailboxes.[0].protocol: \"smtp\" is not "
+		    "allowed (allowed: imap | pop3 | maildir)"},
+		{"shops = ( { id = \"a\"; mailboxes = ( { name = \"m\";\n"
+		    " host = \"h\"; user = \"u\"; password_env = \"P\";\n"
+		    " tls = \"none\"; } ); } );",
+		    "t.conf:1: shops.[0].mailboxes.[0]: tls = \"none\" sends the "
+		    "password in clear text: set allow_plaintext = true to allow "
+		    "it"},
+		{"shops = ( { id = \"a\"; mailboxes = ( { name = \"m\";\n"
+		    " host = \"h\"; user = \"u\"; } ); } );",
+		    "t.conf:1: shops.[0].mailboxes.[0]: give exactly one of "
+		    "password_file (a file holding the password) or password_env "
+		    "(the name of an environment variable)"},
+		{"database = { conninfo = 5; };",
+		    "t.conf:1: database.conninfo: must be a string in double "
+		    "quotes"},
+		{"shops = ( { id = \"a\"; } ;",
+		    "t.conf:1: syntax error"},
+		{"defaults = { grace_days = 400; };",
+		    "t.conf:1: defaults.grace_days: 400 is out of range (allowed: "
+		    "0 to 365)"},
+	};
+	size_t i;
+
+	test_begin("config errors");
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct bounced_config *cfg = NULL;
+		char *error = NULL;
+
+		test_assert_int(config_load_string(cases[i].text, "t.conf",
+		    &cfg, &error), -1);
+		test_assert(cfg == NULL);
+		test_assert_str(error, cases[i].want);
+		g_free(error);
+	}
+	test_end();
+}
+
+static void
+test_files(void)
+{
+	const char *top = g_getenv("top_srcdir");
+	struct bounced_config *cfg = NULL;
+	char *path, *error = NULL;
+
+	test_begin("config sample and missing file");
+	path = g_build_filename(top != NULL ? top : ".", "config",
+	    "bounced.conf.sample", NULL);
+	test_assert_int(config_load(path, &cfg, &error), 0);
+	test_assert_str(error, NULL);
+	test_assert(cfg != NULL && cfg->n_shops >= 1);
+	config_free(&cfg);
+	g_free(path);
+	test_assert_int(config_load("/nonexistent/bounced.conf", &cfg,
+	    &error), -1);
+	test_assert_str(error, "/nonexistent/bounced.conf:0: cannot read "
+	    "the file");
+	g_free(error);
+	test_end();
+}
+
+int
+main(void)
+{
+	test_good();
+	test_errors();
+	test_files();
+	return test_exit();
+}

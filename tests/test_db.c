@@ -1,0 +1,864 @@
+/*
+ * test_db.c - recording and the unsubscribe rule against a real
+ * PostgreSQL (tests/pg.sh starts a throwaway cluster when PGHOST is not
+ * given; exit 77 only when the server binaries are absent).
+ *
+ * Each scenario runs in its own shop, so scenarios are isolated without
+ * resetting the database.  Reports are built directly (the rule must not
+ * depend on the parser's coverage); the garbled-input case goes through
+ * bounce_parse().
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <gmime/gmime.h>
+
+#include "db/db.h"
+#include "db/query.h"
+#include "db/store.h"
+#include "parsers/bounce.h"
+#include "parsers/classify.h"
+#include "tests/test.h"
+
+#define T0 1717200000 /* 2024-06-01 00:00:00 UTC */
+#define DAY 86400
+
+static char *conninfo;
+static struct db *db;
+static struct store *store;
+
+/* ---------------------------------------------------------------- helpers */
+
+static void
+die(const char *what, char *error)
+{
+	fprintf(stderr, "test_db: %s: %s\n", what, error);
+	g_free(error);
+	exit(99);
+}
+
+static void
+sql(const char *text, int n, const char *const *params)
+{
+	char *error = NULL;
+
+	if (db_exec(db, NULL, text, n, params, &error) < 0)
+		die(text, error);
+}
+
+/* First value of a one-row query, as a new string ("" for no row). */
+static char *
+sql_value(const char *text, int n, const char *const *params)
+{
+	char *error = NULL, *v;
+	PGresult *res = db_query(db, NULL, text, n, params, &error);
+
+	if (res == NULL)
+		die(text, error);
+	v = g_strdup(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return v;
+}
+
+static long
+sql_long(const char *text, int n, const char *const *params)
+{
+	char *v = sql_value(text, n, params);
+	long l = atol(v);
+
+	g_free(v);
+	return l;
+}
+
+static void
+shop_add(const char *id, const char *domains, int strikes, bool dry_run)
+{
+	struct query_shop q = {id, NULL, NULL, domains, NULL, strikes, -1, 0,
+	    dry_run};
+	char *error = NULL;
+
+	if (query_shop_upsert(db, &q, "test", NULL, &error) < 0)
+		die("shop add", error);
+	store_reload_shops(store);
+}
+
+static char *
+iso(gint64 t)
+{
+	GDateTime *dt = g_date_time_new_from_unix_utc(t);
+	char *s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+
+	g_date_time_unref(dt);
+	return s;
+}
+
+/* One recipient of a test report. */
+struct trcpt {
+	const char *addr;
+	const char *action;
+	enum bounce_reason reason;
+	bool hard;
+	enum bounce_side side;
+};
+
+static struct bounce_report *
+treport(enum bounce_kind kind, gint64 when, const char *orig_mid,
+    const char *orig_from, const char *order, const struct trcpt *r,
+    size_t n)
+{
+	struct bounce_report *rep = report_new();
+	char *date = iso(when);
+	size_t i;
+
+	rep->kind = kind;
+	rep->parser = "test";
+	report_set(&rep->date, date);
+	report_set(&rep->original.message_id, orig_mid);
+	report_set(&rep->original.from, orig_from);
+	report_set(&rep->order_number, order);
+	report_set(&rep->mail_type, "thanks");
+	for (i = 0; i < n; i++) {
+		struct bounce_rcpt *rc = report_add_rcpt(rep);
+
+		report_set(&rc->recipient, r[i].addr);
+		report_set(&rc->action, r[i].action);
+		rc->reason = r[i].reason;
+		rc->hardbounce = r[i].hard;
+		rc->side = r[i].side;
+		report_set(&rc->diagnostic, "550 5.1.1 test");
+		report_set(&rc->rule, "test");
+	}
+	g_free(date);
+	return rep;
+}
+
+/* Records report under shop's mailbox with key; returns the outcome. */
+static struct store_outcome
+trecord(const char *shop, const char *key, struct bounce_report *rep)
+{
+	struct store_source src = {shop, "imap:INBOX", "imap", key, 0, 0};
+	struct store_outcome out;
+	char *error = NULL;
+
+	if (store_record(store, &src, key, strlen(key), rep, &out,
+	    &error) < 0)
+		die(key, error);
+	report_free(&rep);
+	return out;
+}
+
+/* consecutive, suppressed ('t'/'f'), would-suppress of (shop, addr). */
+static void
+tstate(const char *shop, const char *addr, int *cons, bool *supp,
+    bool *would)
+{
+	const char *p[2] = {shop, addr};
+	char *error = NULL;
+	PGresult *res = db_query(db, NULL, "SELECT consecutive, suppressed_at "
+	    "IS NOT NULL, would_suppress_at IS NOT NULL FROM recipient_state "
+	    "WHERE shop_id = $1 AND address = $2", 2, p, &error);
+
+	if (res == NULL)
+		die("state", error);
+	*cons = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 0;
+	*supp = PQntuples(res) && *PQgetvalue(res, 0, 1) == 't';
+	*would = PQntuples(res) && *PQgetvalue(res, 0, 2) == 't';
+	PQclear(res);
+}
+
+/* -------------------------------------------------------- rule scenarios */
+
+struct step {
+	int day;         /* days after T0 */
+	char ev;         /* see tevent() */
+	const char *mid; /* original Message-ID; NULL: unique per step */
+	int counted;     /* results that counted */
+	int cons;        /* consecutive count afterwards */
+	bool supp;       /* suppressed afterwards */
+	bool would;      /* would be suppressed (dry run) afterwards */
+};
+
+struct scenario {
+	const char *name;
+	int strikes;
+	bool dry_run;
+	struct step steps[12];
+};
+
+#define ADDR "Cust@Example.JP"
+#define ADDR_NORM "Cust@example.jp"
+
+static const struct scenario scenarios[] = {
+	{"fatal", 4, false, {{0, 'U', NULL, 1, 1, true, false}}},
+	{"fourstrikes", 4, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'F', NULL, 1, 3, false, false},
+		{3, 'F', NULL, 1, 4, true, false},
+		{4, 'F', NULL, 0, 4, true, false}}},
+	{"strikes2", 2, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, true, false}}},
+	{"senderside", 4, false, {
+		{0, 'S', NULL, 0, 0, false, false},
+		{1, 'S', NULL, 0, 0, false, false},
+		{2, 'S', NULL, 0, 0, false, false},
+		{3, 'S', NULL, 0, 0, false, false},
+		{4, 'S', NULL, 0, 0, false, false}}},
+	{"delayed", 4, false, {
+		{0, 'D', NULL, 0, 0, false, false},
+		{0, 'D', NULL, 0, 0, false, false},
+		{1, 'D', NULL, 0, 0, false, false},
+		{1, 'D', NULL, 0, 0, false, false},
+		{1, 'F', NULL, 1, 1, false, false}}},
+	{"autoreply", 4, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'F', NULL, 1, 3, false, false},
+		{3, 'V', NULL, 0, 0, false, false},
+		{4, 'F', NULL, 1, 1, false, false},
+		{5, 'F', NULL, 1, 2, false, false},
+		{6, 'F', NULL, 1, 3, false, false}}},
+	{"delivered", 4, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'F', NULL, 1, 3, false, false},
+		{3, 'K', NULL, 0, 0, false, false},
+		{4, 'F', NULL, 1, 1, false, false}}},
+	{"sendlog-grace", 4, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'L', "sent-x@shop", 0, 2, false, false},
+		{10, 'F', NULL, 1, 1, false, false}}},
+	{"sendlog-within-grace", 4, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'L', "sent-y@shop", 0, 2, false, false},
+		{5, 'F', NULL, 1, 3, false, false}}},
+	{"sendlog-drew-failure", 4, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'L', "sent-z@shop", 0, 2, false, false},
+		{10, 'F', "sent-z@shop", 1, 3, false, false},
+		{12, 'F', NULL, 1, 4, true, false}}},
+	{"stale", 4, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'F', NULL, 1, 3, false, false},
+		{40, 'F', NULL, 1, 1, false, false},
+		{41, 'F', NULL, 1, 2, false, false}}},
+	{"dryrun", 4, true, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'F', NULL, 1, 3, false, false},
+		{3, 'F', NULL, 1, 4, false, true},
+		{4, 'U', NULL, 1, 5, false, true}}},
+	{"dryrun-fatal", 4, true, {{0, 'U', NULL, 1, 1, false, true}}},
+	{"once-per-mail", 4, false, {
+		{0, 'F', "orig-a@shop", 1, 1, false, false},
+		{1, 'F', "orig-a@shop", 0, 1, false, false},
+		{1, 'D', "orig-b@shop", 0, 1, false, false},
+		{2, 'F', "orig-b@shop", 1, 2, false, false},
+		{3, 'F', "orig-b@shop", 0, 2, false, false}}},
+	{"complaint", 4, false, {{0, 'C', NULL, 1, 1, true, false}}},
+	{"notaccept", 4, false, {
+		{0, 'N', NULL, 1, 1, false, false},
+		{1, 'H', NULL, 1, 2, true, false}}},
+};
+
+/* Records one step of a scenario. */
+static struct store_outcome
+tevent(const char *shop, const struct step *st, int i)
+{
+	static const struct {
+		char ev;
+		enum bounce_kind kind;
+		const char *action;
+		enum bounce_reason reason;
+		bool hard;
+		enum bounce_side side;
+	} evs[] = {
+		{'F', BOUNCE_KIND_DSN, "failed", REASON_MAILBOXFULL, false,
+		    BOUNCE_SIDE_RECIPIENT},
+		{'U', BOUNCE_KIND_DSN, "failed", REASON_USERUNKNOWN, true,
+		    BOUNCE_SIDE_RECIPIENT},
+		{'N', BOUNCE_KIND_DSN, "failed", REASON_NOTACCEPT, false,
+		    BOUNCE_SIDE_RECIPIENT},
+		{'H', BOUNCE_KIND_DSN, "failed", REASON_NOTACCEPT, true,
+		    BOUNCE_SIDE_RECIPIENT},
+		{'D', BOUNCE_KIND_DSN, "delayed", REASON_MAILBOXFULL, false,
+		    BOUNCE_SIDE_RECIPIENT},
+		{'S', BOUNCE_KIND_DSN, "failed", REASON_AUTHFAILURE, false,
+		    BOUNCE_SIDE_SENDER},
+		{'V', BOUNCE_KIND_AUTOREPLY, NULL, REASON_VACATION, false,
+		    BOUNCE_SIDE_NONE},
+		{'K', BOUNCE_KIND_DSN, "delivered", REASON_DELIVERED, false,
+		    BOUNCE_SIDE_NONE},
+		{'C', BOUNCE_KIND_FEEDBACK, NULL, REASON_FEEDBACK, false,
+		    BOUNCE_SIDE_RECIPIENT},
+	};
+	char *mid = st->mid != NULL ? g_strdup(st->mid) :
+	    g_strdup_printf("%s-%d@shop", shop, i);
+	char *key = g_strdup_printf("%s:%d", shop, i);
+	struct store_outcome out = {0};
+	size_t e;
+
+	if (st->ev == 'L') {
+		char *when = g_strdup_printf("%d", T0 + st->day * DAY);
+		const char *p[4] = {shop, ADDR, mid, when};
+
+		sql("SELECT bounced_log_send($1, 'o1', 'thanks', $2, $3, NULL, "
+		    "to_timestamp($4::float8))", 4, p);
+		g_free(when);
+	} else {
+		for (e = 0; e < G_N_ELEMENTS(evs) && evs[e].ev != st->ev; e++)
+			;
+		if (e == G_N_ELEMENTS(evs))
+			abort();
+		{
+			struct trcpt r = {ADDR, evs[e].action, evs[e].reason,
+			    evs[e].hard, evs[e].side};
+
+			out = trecord(shop, key, treport(evs[e].kind,
+			    T0 + st->day * DAY + i, mid, NULL, "o1", &r, 1));
+		}
+	}
+	g_free(mid);
+	g_free(key);
+	return out;
+}
+
+static void
+test_scenarios(void)
+{
+	size_t s;
+	int i, cons;
+	bool supp, would;
+
+	for (s = 0; s < G_N_ELEMENTS(scenarios); s++) {
+		const struct scenario *sc = &scenarios[s];
+		char *name = g_strdup_printf("rule: %s", sc->name);
+
+		test_begin(name);
+		shop_add(sc->name, "", sc->strikes, sc->dry_run);
+		for (i = 0; sc->steps[i].ev != 0; i++) {
+			const struct step *st = &sc->steps[i];
+			struct store_outcome out = tevent(sc->name, st, i);
+
+			tstate(sc->name, ADDR_NORM, &cons, &supp, &would);
+			if ((int)out.counted != st->counted ||
+			    cons != st->cons || supp != st->supp ||
+			    would != st->would)
+				fprintf(stderr, "%s step %d (%c day %d): got "
+				    "counted %u cons %d supp %d would %d, want "
+				    "%d %d %d %d\n", sc->name, i, st->ev,
+				    st->day, out.counted, cons, supp, would,
+				    st->counted, st->cons, st->supp,
+				    st->would);
+			test_assert_int(out.counted, st->counted);
+			test_assert_int(cons, st->cons);
+			test_assert_int(supp, st->supp);
+			test_assert_int(would, st->would);
+			store_outcome_clear(&out);
+		}
+		test_end();
+		g_free(name);
+	}
+}
+
+/* ------------------------------------------------------------ other paths */
+
+static void
+test_alerts_outbox(void)
+{
+	const char *p1[1] = {"senderside"}, *p2[1] = {"fourstrikes"};
+	const char *p3[1] = {"dryrun"};
+
+	test_begin("sender side raises alerts, outbox rows");
+	test_assert_int(sql_long("SELECT count(*) FROM shop_alerts WHERE "
+	    "shop_id = $1 AND reason = 'authfailure'", 1, p1), 5);
+	test_assert_int(sql_long("SELECT count(*) FROM notify_outbox WHERE "
+	    "shop_id = $1 AND kind = 'sender_alert'", 1, p1), 5);
+	test_assert_int(sql_long("SELECT count(*) FROM notify_outbox WHERE "
+	    "shop_id = $1 AND kind = 'failure'", 1, p2), 4);
+	test_assert_int(sql_long("SELECT count(*) FROM notify_outbox WHERE "
+	    "shop_id = $1 AND kind = 'suppressed'", 1, p2), 1);
+	test_assert_int(sql_long("SELECT count(*) FROM notify_outbox WHERE "
+	    "shop_id = $1 AND kind = 'suppressed'", 1, p3), 0);
+	test_assert_int(sql_long("SELECT count(*) FROM notify_outbox WHERE "
+	    "shop_id = $1 AND kind = 'would_suppress'", 1, p3), 1);
+	test_assert_int(sql_long("SELECT count(*) FROM results WHERE "
+	    "shop_id = $1 AND NOT counted AND decision LIKE "
+	    "'%sender side%'", 1, p1), 5);
+	test_end();
+}
+
+static void
+test_replay(void)
+{
+	struct trcpt r = {"replay@example.jp", "failed", REASON_MAILBOXFULL,
+	    false, BOUNCE_SIDE_RECIPIENT};
+	const char *p[1] = {"replay"};
+	struct store_outcome a, b;
+	int cons;
+	bool supp, would;
+
+	test_begin("replay is a no-op");
+	shop_add("replay", "", 4, false);
+	a = trecord("replay", "1:1", treport(BOUNCE_KIND_DSN, T0, "m1@x",
+	    NULL, NULL, &r, 1));
+	b = trecord("replay", "1:1", treport(BOUNCE_KIND_DSN, T0, "m1@x",
+	    NULL, NULL, &r, 1));
+	test_assert(!a.duplicate);
+	test_assert(b.duplicate);
+	test_assert_int(b.results, 0);
+	test_assert_int(sql_long("SELECT count(*) FROM messages WHERE "
+	    "shop_id = $1", 1, p), 1);
+	test_assert_int(sql_long("SELECT count(*) FROM results WHERE "
+	    "shop_id = $1", 1, p), 1);
+	tstate("replay", "replay@example.jp", &cons, &supp, &would);
+	test_assert_int(cons, 1);
+	store_outcome_clear(&a);
+	store_outcome_clear(&b);
+	test_end();
+}
+
+/* Child of test_concurrent(): records the same messages as its sibling. */
+static int
+concurrent_child(int nmsg)
+{
+	struct db *cdb = NULL;
+	struct store *cs;
+	char *error = NULL;
+	int i, j;
+
+	if (db_open(conninfo, &cdb, &error) < 0) {
+		fprintf(stderr, "child: %s\n", error);
+		return 1;
+	}
+	cs = store_new(cdb);
+	for (i = 0; i < nmsg; i++) {
+		struct bounce_report *rep = report_new();
+		struct store_source src = {"conc", "imap:INBOX", "imap", NULL,
+		    7, i + 1};
+		struct store_outcome out;
+		char *key = g_strdup_printf("7:%d", i + 1), *date = iso(T0 + i);
+
+		src.msg_key = key;
+		rep->kind = BOUNCE_KIND_DSN;
+		report_set(&rep->date, date);
+		/* 4 recipients per message, listed in a different order in
+		   every message, to provoke lock-order trouble */
+		for (j = 0; j < 4; j++) {
+			struct bounce_rcpt *rc = report_add_rcpt(rep);
+			char *a = g_strdup_printf("c%d@example.jp",
+			    (i % 2 ? 3 - j : j) + (i % 3));
+
+			report_set(&rc->recipient, a);
+			report_set(&rc->action, "failed");
+			rc->reason = REASON_MAILBOXFULL;
+			rc->side = BOUNCE_SIDE_RECIPIENT;
+			g_free(a);
+		}
+		report_set(&rep->original.message_id, key);
+		if (store_record(cs, &src, key, strlen(key), rep, &out,
+		    &error) < 0) {
+			fprintf(stderr, "child: %s\n", error);
+			return 1;
+		}
+		store_outcome_clear(&out);
+		report_free(&rep);
+		g_free(key);
+		g_free(date);
+	}
+	store_free(&cs);
+	db_close(&cdb);
+	return 0;
+}
+
+static void
+test_concurrent(void)
+{
+	const int nmsg = 60;
+	const char *p[1] = {"conc"};
+	pid_t pids[2];
+	int i, status, expect[6] = {0}, a, j;
+
+	test_begin("two processes record the same messages");
+	shop_add("conc", "", 100, false);
+	for (i = 0; i < 2; i++) {
+		fflush(NULL);
+		if ((pids[i] = fork()) == 0)
+			_exit(concurrent_child(nmsg));
+	}
+	for (i = 0; i < 2; i++) {
+		test_assert(waitpid(pids[i], &status, 0) == pids[i]);
+		test_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	test_assert_int(sql_long("SELECT count(*) FROM messages WHERE "
+	    "shop_id = $1", 1, p), nmsg);
+	test_assert_int(sql_long("SELECT count(*) FROM results WHERE "
+	    "shop_id = $1", 1, p), nmsg * 4);
+	test_assert_int(sql_long("SELECT count(*) FROM results WHERE "
+	    "shop_id = $1 AND counted", 1, p), nmsg * 4);
+	test_assert_int(sql_long("SELECT last_uid FROM mailboxes WHERE "
+	    "shop_id = $1", 1, p), nmsg);
+	/* no lost update: every address's count is the number of messages
+	   that named it */
+	for (i = 0; i < nmsg; i++)
+		for (j = 0; j < 4; j++)
+			expect[(i % 2 ? 3 - j : j) + (i % 3)]++;
+	for (a = 0; a < 6; a++) {
+		char *addr = g_strdup_printf("c%d@example.jp", a);
+		int cons;
+		bool supp, would;
+
+		tstate("conc", addr, &cons, &supp, &would);
+		test_assert_int(cons, expect[a]);
+		g_free(addr);
+	}
+	test_end();
+}
+
+static void
+test_garbled(void)
+{
+	static const char garbage[] = "\x01\x02\xff\xfe garbage \x80\x81";
+	struct store_source src = {"garbled", "ingest", "ingest", NULL, 0, 0};
+	struct bounce_report *rep;
+	struct store_outcome out;
+	const char *p[1] = {"garbled"};
+	char *error = NULL, *sha, *v;
+
+	test_begin("unparseable input is kept with its error");
+	shop_add("garbled", "", 4, false);
+	/* an empty message is always an error for the parser */
+	rep = bounce_parse("", 0, NULL);
+	test_assert_int(rep->kind, BOUNCE_KIND_ERROR);
+	test_assert(store_record(store, &src, "", 0, rep, &out, &error) == 0);
+	store_outcome_clear(&out);
+	report_free(&rep);
+	/* garbage bytes with NULs, recorded as an error report */
+	rep = report_new();
+	report_set_error(rep, "not a message: garbage");
+	test_assert(store_record(store, &src, garbage, sizeof(garbage), rep,
+	    &out, &error) == 0);
+	test_assert(!out.duplicate);
+	store_outcome_clear(&out);
+	report_free(&rep);
+	test_assert_int(sql_long("SELECT count(*) FROM messages WHERE "
+	    "shop_id = $1 AND kind = 'error' AND parse_error <> ''", 1, p), 2);
+	sha = store_sha256(garbage, sizeof(garbage));
+	v = sql_value("SELECT sha256 || ' ' || length(raw) || ' ' || "
+	    "(sha256 = encode(sha256(raw), 'hex')) FROM messages WHERE "
+	    "shop_id = $1 AND size > 0", 1, p);
+	{
+		char *want = g_strdup_printf("%s %zu true", sha,
+		    sizeof(garbage));
+
+		test_assert_str(v, want);
+		g_free(want);
+	}
+	g_free(v);
+	g_free(sha);
+	test_end();
+}
+
+static void
+test_attribution(void)
+{
+	static const struct {
+		const char *mailbox_shop; /* NULL: a mailbox of no shop */
+		const char *from;
+		const char *want;
+		const char *how;
+	} cases[] = {
+		{NULL, "Shop <info@attr-a.co.jp>", "attr-a", "sender domain"},
+		{NULL, "news@m.attr-a.co.jp", "attr-a", "sender domain"},
+		{NULL, "info@xattr-a.co.jp", STORE_UNATTRIBUTED, "none"},
+		{NULL, "info@attr-b.jp", "attr-b", "sender domain"},
+		{NULL, "sales@attr-b.jp", STORE_UNATTRIBUTED, "none"},
+		{NULL, "x@SUB.ATTR-C.JP", "attr-c", "sender domain"},
+		{NULL, NULL, STORE_UNATTRIBUTED, "none"},
+		{"attr-b", "info@xattr-a.co.jp", "attr-b", "mailbox"},
+		{"attr-b", "info@attr-a.co.jp", "attr-a", "sender domain"},
+		{NULL, "info@attr-d.jp", STORE_UNATTRIBUTED, "none"},
+	};
+	struct trcpt r = {"who@example.jp", "failed", REASON_USERUNKNOWN,
+	    true, BOUNCE_SIDE_RECIPIENT};
+	size_t i;
+
+	test_begin("attribution by sender domains");
+	shop_add("attr-a", "attr-a.co.jp", 4, false);
+	shop_add("attr-b", "info@attr-b.jp", 4, false);
+	shop_add("attr-c", "other.jp,\nsub.attr-c.jp", 4, false);
+	shop_add("attr-d", "", 4, false);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct store_source src = {cases[i].mailbox_shop, "shared",
+		    "imap", NULL, 0, 0};
+		struct store_outcome out;
+		struct bounce_report *rep = treport(BOUNCE_KIND_DSN, T0,
+		    NULL, cases[i].from, NULL, &r, 1);
+		char *key = g_strdup_printf("attr-%zu", i), *error = NULL;
+		char id[24];
+
+		src.msg_key = key;
+		if (store_record(store, &src, key, strlen(key), rep, &out,
+		    &error) < 0)
+			die("attr", error);
+		test_assert_str(out.shop_id, cases[i].want);
+		g_snprintf(id, sizeof(id), "%" G_GINT64_FORMAT, out.message_id);
+		{
+			const char *p[1] = {id};
+			char *how = sql_value("SELECT shop_id || ' ' || "
+			    "attribution FROM results WHERE message_id = $1",
+			    1, p);
+			char *want = g_strdup_printf("%s %s", cases[i].want,
+			    cases[i].how);
+
+			/* unattributed results are kept, not dropped */
+			test_assert_str(how, want);
+			g_free(how);
+			g_free(want);
+		}
+		store_outcome_clear(&out);
+		report_free(&rep);
+		g_free(key);
+	}
+	test_end();
+}
+
+static void
+test_idn(void)
+{
+	static const char *const forms[] = {"taro@例え.jp",
+	    "taro@XN--R8JZ45G.JP", "taro@xn--r8jz45g.jp", "TARO@例え.jp"};
+	size_t i;
+	int cons;
+	bool supp, would;
+
+	test_begin("IDN A-label and UTF-8 are one address");
+	shop_add("idn", "", 4, false);
+	for (i = 0; i < G_N_ELEMENTS(forms); i++) {
+		struct trcpt r = {forms[i], "failed", REASON_MAILBOXFULL,
+		    false, BOUNCE_SIDE_RECIPIENT};
+		char *key = g_strdup_printf("idn-%zu", i);
+		struct store_outcome out = trecord("idn", key,
+		    treport(BOUNCE_KIND_DSN, T0 + (gint64)i * 3600, key, NULL,
+		    NULL, &r, 1));
+
+		store_outcome_clear(&out);
+		g_free(key);
+	}
+	tstate("idn", "taro@xn--r8jz45g.jp", &cons, &supp, &would);
+	test_assert_int(cons, 3);
+	test_assert(supp == false);
+	/* the local part is case-sensitive: TARO is someone else */
+	tstate("idn", "TARO@xn--r8jz45g.jp", &cons, &supp, &would);
+	test_assert_int(cons, 1);
+	test_end();
+
+	test_begin("send log in UTF-8 form breaks an A-label run");
+	shop_add("idn-send", "", 4, false);
+	{
+		struct trcpt r = {"hanako@xn--r8jz45g.jp", "failed",
+		    REASON_MAILBOXFULL, false, BOUNCE_SIDE_RECIPIENT};
+		struct store_outcome out;
+
+		out = trecord("idn-send", "s1", treport(BOUNCE_KIND_DSN, T0,
+		    "s1", NULL, NULL, &r, 1));
+		store_outcome_clear(&out);
+		out = trecord("idn-send", "s2", treport(BOUNCE_KIND_DSN,
+		    T0 + DAY, "s2", NULL, NULL, &r, 1));
+		store_outcome_clear(&out);
+		{
+			char *when = g_strdup_printf("%d", T0 + 2 * DAY);
+			const char *p[2] = {"idn-send", when};
+
+			sql("SELECT bounced_log_send($1, 'o', 't', "
+			    "'hanako@例え.JP', 'sent-idn', NULL, "
+			    "to_timestamp($2::float8))", 2, p);
+			g_free(when);
+		}
+		out = trecord("idn-send", "s3", treport(BOUNCE_KIND_DSN,
+		    T0 + 10 * DAY, "s3", NULL, NULL, &r, 1));
+		store_outcome_clear(&out);
+		tstate("idn-send", "hanako@xn--r8jz45g.jp", &cons, &supp,
+		    &would);
+		test_assert_int(cons, 1);
+	}
+	test_end();
+}
+
+static void
+test_unsuppress(void)
+{
+	struct trcpt r = {"gone@example.jp", "failed", REASON_USERUNKNOWN,
+	    true, BOUNCE_SIDE_RECIPIENT};
+	struct store_outcome out;
+	const char *p[1] = {"unsupp"};
+	char *error = NULL, *v;
+	int cons;
+	bool supp, would;
+
+	test_begin("suppression remove is audited");
+	shop_add("unsupp", "", 4, false);
+	out = trecord("unsupp", "u1", treport(BOUNCE_KIND_DSN, T0, "u1", NULL,
+	    "o-77", &r, 1));
+	store_outcome_clear(&out);
+	tstate("unsupp", "gone@example.jp", &cons, &supp, &would);
+	test_assert(supp);
+	test_assert_int(query_suppression_remove(db, "gone@example.jp",
+	    "unsupp", "", "tester", &error), -1);
+	g_free(error);
+	error = NULL;
+	test_assert_int(query_suppression_remove(db, "not an address",
+	    "unsupp", "why", "tester", &error), -1);
+	g_free(error);
+	error = NULL;
+	test_assert_int(query_suppression_remove(db, "gone@EXAMPLE.jp",
+	    "unsupp", "customer called, mailbox fixed", "tester", &error), 1);
+	tstate("unsupp", "gone@example.jp", &cons, &supp, &would);
+	test_assert(!supp);
+	test_assert_int(cons, 0);
+	v = sql_value("SELECT actor || '|' || action || '|' || address || '|' "
+	    "|| reason || '|' || (details->>'suppressed_rule') FROM audit_log "
+	    "WHERE shop_id = $1 AND action = 'unsuppress'", 1, p);
+	test_assert_str(v, "tester|unsuppress|gone@example.jp|customer "
+	    "called, mailbox fixed|fatal:userunknown");
+	g_free(v);
+	test_assert_int(query_suppression_remove(db, "gone@example.jp",
+	    "unsupp", "again", "tester", &error), 0);
+	test_end();
+}
+
+static void
+test_queries(void)
+{
+	char *error = NULL;
+	PGresult *res;
+
+	test_begin("lookup by order, report, suppression list");
+	res = query_lookup_order(db, "o-77", NULL, &error);
+	test_assert(res != NULL);
+	if (res != NULL) {
+		test_assert_int(PQntuples(res), 1);
+		test_assert_str(PQgetvalue(res, 0, PQfnumber(res, "recipient")),
+		    "gone@example.jp");
+		test_assert_str(PQgetvalue(res, 0, PQfnumber(res, "reason")),
+		    "userunknown");
+		PQclear(res);
+	}
+	res = query_report(db, "fourstrikes", "2024-06-01", "2024-06-04",
+	    &error);
+	test_assert(res != NULL);
+	if (res != NULL) {
+		test_assert_int(PQntuples(res), 3); /* days 0, 1, 2 */
+		PQclear(res);
+	}
+	res = query_suppression_list(db, "fourstrikes", &error);
+	test_assert(res != NULL);
+	if (res != NULL) {
+		test_assert_int(PQntuples(res), 1);
+		test_assert_str(PQgetvalue(res, 0, 3), "strikes:4");
+		PQclear(res);
+	}
+	res = query_suppression_check(db, "Cust@EXAMPLE.jp", "fatal", &error);
+	test_assert(res != NULL);
+	if (res != NULL) {
+		test_assert_int(PQntuples(res), 1);
+		test_assert_str(PQgetvalue(res, 0, 2), "t");
+		PQclear(res);
+	}
+	test_end();
+}
+
+static void
+test_migrate_again(void)
+{
+	char *error = NULL;
+	int applied = -1;
+
+	test_begin("migrate is idempotent, schema check");
+	test_assert_int(db_migrate(db, &applied, &error), 0);
+	test_assert_int(applied, 0);
+	test_assert_int(db_check_schema(db, &error), 0);
+	sql("UPDATE bounced_migrations SET version = 999 WHERE version = 1",
+	    0, NULL);
+	test_assert_int(db_check_schema(db, &error), -1);
+	test_assert(error != NULL && strstr(error, "upgrade bounced") != NULL);
+	g_free(error);
+	error = NULL;
+	test_assert_int(db_migrate(db, &applied, &error), -1);
+	g_free(error);
+	sql("UPDATE bounced_migrations SET version = 1 WHERE version = 999",
+	    0, NULL);
+	test_end();
+}
+
+/* Creates a fresh database and migrates it. */
+static void
+setup(void)
+{
+	struct db *admin = NULL;
+	char *error = NULL, *name, *create;
+	int applied;
+
+	if (db_open("dbname=postgres", &admin, &error) < 0)
+		die("connect", error);
+	name = g_strdup_printf("bounced_test_%d", (int)getpid());
+	create = g_strdup_printf("CREATE DATABASE %s", name);
+	if (db_exec(admin, NULL, create, 0, NULL, &error) < 0)
+		die(create, error);
+	db_close(&admin);
+	conninfo = g_strdup_printf("dbname=%s", name);
+	if (db_open(conninfo, &db, &error) < 0)
+		die("connect", error);
+	test_begin("migrate a fresh database");
+	test_assert_int(db_migrate(db, &applied, &error), 0);
+	test_assert_int(applied, db_schema_known());
+	test_end();
+	store = store_new(db);
+	g_free(name);
+	g_free(create);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *top = g_getenv("top_srcdir");
+	int ret;
+
+	(void)argc;
+	if (g_getenv("PGHOST") == NULL) {
+		/* no server given: run under a throwaway cluster */
+		char *pg = g_build_filename(top != NULL ? top : ".", "tests",
+		    "pg.sh", NULL);
+
+		execl("/bin/sh", "sh", pg, "run", argv[0], (char *)NULL);
+		perror("exec tests/pg.sh");
+		return 99;
+	}
+	g_mime_init();
+	setup();
+	test_scenarios();
+	test_alerts_outbox();
+	test_replay();
+	test_concurrent();
+	test_garbled();
+	test_attribution();
+	test_idn();
+	test_unsuppress();
+	test_queries();
+	test_migrate_again();
+	store_free(&store);
+	db_close(&db);
+	g_free(conninfo);
+	bounce_shutdown();
+	g_mime_shutdown();
+	ret = test_exit();
+	return ret;
+}
