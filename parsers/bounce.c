@@ -11,6 +11,7 @@
 #include <gmime/gmime.h>
 
 #include "bounce.h"
+#include "charset.h"
 #include "classify.h"
 #include "dsn.h"
 #include "input.h"
@@ -43,6 +44,7 @@ bounce_shutdown(void)
 	if (parser_options != NULL)
 		g_mime_parser_options_free(parser_options);
 	parser_options = NULL;
+	charset_shutdown();
 }
 
 /* Returns a copy of data with CRLF and lone CR turned into LF. */

@@ -25,14 +25,58 @@ has_c1_control(const char *utf8)
 	return false;
 }
 
+/* Open converters to UTF-8 by source charset name.  Opening an iconv
+   descriptor loads a gconv module, which costs more than converting a
+   whole bounce, so descriptors live until charset_shutdown().  A charset
+   iconv does not know maps to NULL so it is not retried. */
+static GHashTable *converters;
+
+static GIConv
+converter_for(const char *charset)
+{
+	GIConv cd;
+	gpointer found;
+
+	if (converters == NULL)
+		converters = g_hash_table_new_full(g_str_hash, g_str_equal,
+		    g_free, NULL);
+	if (g_hash_table_lookup_extended(converters, charset, NULL, &found))
+		return found != NULL ? (GIConv)found : (GIConv)-1;
+	cd = g_iconv_open("UTF-8", charset);
+	g_hash_table_insert(converters, g_strdup(charset),
+	    cd != (GIConv)-1 ? (gpointer)cd : NULL);
+	return cd;
+}
+
+static void
+close_converter(gpointer key, gpointer value, gpointer data)
+{
+	if (value != NULL)
+		g_iconv_close((GIConv)value);
+}
+
+void
+charset_shutdown(void)
+{
+	if (converters == NULL)
+		return;
+	g_hash_table_foreach(converters, close_converter, NULL);
+	g_hash_table_destroy(converters);
+	converters = NULL;
+}
+
 static char *
 try_convert(const char *data, size_t len, const char *charset)
 {
+	GIConv cd = converter_for(charset);
 	GError *err = NULL;
 	gsize written = 0;
 	char *out;
 
-	out = g_convert(data, len, "UTF-8", charset, NULL, &written, &err);
+	if (cd == (GIConv)-1)
+		return NULL;
+	g_iconv(cd, NULL, NULL, NULL, NULL); /* reset shift state */
+	out = g_convert_with_iconv(data, len, cd, NULL, &written, &err);
 	if (out == NULL) {
 		g_clear_error(&err);
 		return NULL;

@@ -22,4 +22,8 @@ char *charset_to_utf8(const char *data, size_t len, const char *charset);
    sequences or invalid bytes.  NULL in gives NULL out. */
 char *charset_fix_header(const char *value);
 
+/* Closes the cached converters; call once at exit (bounce_shutdown()
+   does). */
+void charset_shutdown(void);
+
 #endif

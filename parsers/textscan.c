@@ -14,13 +14,18 @@ const char *
 text_find_ci(const char *hay, const char *needle)
 {
 	size_t n = strlen(needle);
+	char first[3];
 	const char *p;
 
 	if (n == 0)
 		return hay;
-	for (p = hay; *p != '\0'; p++)
-		if (g_ascii_tolower(*p) == g_ascii_tolower(*needle) &&
-		    g_ascii_strncasecmp(p, needle, n) == 0)
+	/* strpbrk() jumps to the next candidate first byte in either case
+	   with the C library's vectorised scan. */
+	first[0] = g_ascii_tolower(*needle);
+	first[1] = g_ascii_toupper(*needle);
+	first[2] = '\0';
+	for (p = strpbrk(hay, first); p != NULL; p = strpbrk(p + 1, first))
+		if (g_ascii_strncasecmp(p, needle, n) == 0)
 			return p;
 	return NULL;
 }
@@ -152,18 +157,29 @@ line_end(const char *p)
 	return e != NULL ? e : p + strlen(p);
 }
 
+/* True if needle occurs, ignoring ASCII case, within [p, e). */
+static bool
+range_has_ci(const char *p, const char *e, const char *needle)
+{
+	size_t n = strlen(needle);
+	char first = g_ascii_tolower(*needle);
+
+	for (; p + n <= e; p++)
+		if (g_ascii_tolower(*p) == first &&
+		    g_ascii_strncasecmp(p, needle, n) == 0)
+			return true;
+	return false;
+}
+
 static bool
 line_has_any(const char *p, const char *e, const char *const *needles)
 {
-	char *line;
-	bool hit;
-
 	if (needles == NULL)
 		return false;
-	line = g_strndup(p, e - p);
-	hit = text_has_any_ci(line, needles);
-	g_free(line);
-	return hit;
+	for (; *needles != NULL; needles++)
+		if (range_has_ci(p, e, *needles))
+			return true;
+	return false;
 }
 
 static bool
