@@ -21,8 +21,11 @@
  *   4. otherwise the status code and the first generic text are weighed
  *      against each other (classify_text_wins());
  *   5. nothing specific: class/subject of the code (x.6 contenterror,
- *      x.7 securityerror), SMTP syntax replies, then 4.x.x or delayed ->
- *      expired, any other text -> onhold, no information -> undefined.
+ *      x.7 securityerror), SMTP syntax replies, then delayed -> expired,
+ *      any other text -> onhold (also a failed 4.x.x: a temporary code
+ *      alone does not say why the MTA gave up; Sisimai v5 agrees), no
+ *      information -> undefined.
+
  *
  * Action "delayed" is classified the same way (so the shop can see what
  * is wrong early) but is never hard, and the rule is prefixed with
@@ -485,9 +488,8 @@ classify_fallback(const struct classify_input *in, struct classify_verdict *v)
 	else if ((reply > 500 && reply < 508) || (reply > 400 && reply < 408))
 		classify_set(v, REASON_SYNTAXERROR, CLASSIFY_SIDE_DEFAULT,
 			     g_strdup_printf("reply:%s", in->reply));
-	else if (in->delayed || st[0] == '4' ||
-		 (st[0] == '\0' && in->reply[0] == '4'))
-		/* a temporary failure the MTA gave up on after retrying */
+	else if (in->delayed)
+		/* still being retried: at worst it will expire */
 		classify_set(v, REASON_EXPIRED, CLASSIFY_SIDE_DEFAULT,
 			     g_strdup("fallback:expired"));
 	else if (in->text[0] != '\0')
@@ -517,7 +519,11 @@ classify_failure(const struct classify_input *in, struct classify_verdict *v)
 	else
 		t = classify_reply_reason(in->reply);
 
-	/* a user-unknown text answering DATA is a content filter */
+	/* A user-unknown text answering DATA is a content filter.  (Sisimai
+	   v5 also files it as filtered when no command is known, but it
+	   learns the command from parts of the bounce our parsers do not
+	   pass on, e.g. Postfix's "in reply to RCPT TO" prose; without it
+	   that rule turned real unknown users into filtered.) */
 	if (t == REASON_USERUNKNOWN && s != REASON_USERUNKNOWN &&
 	    in->command == CMD_DATA)
 		t = REASON_FILTERED;

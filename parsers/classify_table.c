@@ -296,6 +296,10 @@ const struct classify_pattern classify_provider_patterns[] = {
     PC("recipient address rejected: access denied", SUSPEND,
        "microsoft:5.7.504", "5.7.50"),
     P("access denied, banned recipient", SUSPEND, "microsoft:5.7.505"),
+    /* 5.4.1 directory-based edge blocking: the address is not in the
+       tenant's directory (answered at RCPT, the text does not say so) */
+    PC("recipient address rejected: access denied", USERUNKNOWN,
+       "microsoft:5.4.1", "5.4.1"),
     P("mailbox cannot be accessed", SUSPEND, "microsoft:5.2.1"),
     P("resolver.adr.exrecipnotfound", USERUNKNOWN, "microsoft:5.1.1"),
     P("resolver.adr.recipientnotfound", USERUNKNOWN, "microsoft:5.1.10"),
@@ -347,6 +351,32 @@ const struct classify_pattern classify_provider_patterns[] = {
     P("due to the following smtp relay error", NORELAYING, "au:relay"),
     P("recipient's mailbox exceeded the local limit", MAILBOXFULL,
       "biglobe:quota"),
+
+    /* --- HCL/IBM Domino and Lotus Notes: their directory lookup is the
+       recipient check (Sisimai Lhost/Domino files both as userunknown) */
+    P("not listed in domino directory", USERUNKNOWN, "domino:directory"),
+    P("not listed in public name & address book", USERUNKNOWN,
+      "notes:nab"),
+    P("non répertorié dans l'annuaire domino", USERUNKNOWN,
+      "domino:directory"),
+    P("domino ディレクトリには見つかりません", USERUNKNOWN, "domino:directory"),
+    P("ディレクトリのリストにありません", USERUNKNOWN, "notes:nab"),
+    /* Exchange 2000/2003 NDR diagnostic code 000C05A6 = unknown
+       recipient */
+    P("(000c05a6)", USERUNKNOWN, "exchange2003:000c05a6"),
+
+    /* --- Amazon SES: the account-level or global suppression list; the
+       address bounced or complained before, SES did not even try */
+    P("on the suppression list", SUPPRESSED, "ses:suppressed"),
+    P("account-level suppression list", SUPPRESSED, "ses:suppressed"),
+
+    /* --- Google Groups: the group refused our post (not a member, or
+       posting restricted); Sisimai files it as rejected */
+    P("you may not have permission to post messages to the group", REJECTED,
+      "googlegroups:post"),
+    /* --- fml mailing list manager: a post from a non-member */
+    P("not member article from", REJECTED, "fml:notmember"),
+    P("you are not a member of this mailing list", REJECTED, "fml:notmember"),
     {NULL, REASON_UNDEFINED, DEF, NULL, NULL},
 };
 
@@ -663,6 +693,7 @@ const struct classify_pattern classify_text_patterns[] = {
     T("must have a ptr record with a valid reverse dns entry", REQUIREPTR),
     T("bad dns ptr resource record", REQUIREPTR),
     T("cannot find your hostname", REQUIREPTR),
+    T("cannot find your reverse hostname", REQUIREPTR),
     T("cannot resolve your address.", REQUIREPTR),
     T("fix reverse dns for ", REQUIREPTR),
     T("ips with missing ptr records", REQUIREPTR),
@@ -818,6 +849,8 @@ const struct classify_pattern classify_text_patterns[] = {
     T("spam blocked", SPAMDETECTED),
     T("spam check", SPAMDETECTED),
     T("spam content matched", SPAMDETECTED),
+    T("spam content detected", SPAMDETECTED),
+    T("blocked by our spam firewall", SPAMDETECTED), /* Barracuda */
     T("spam detected", SPAMDETECTED),
     T("spam email", SPAMDETECTED),
     T("spam message rejected.", SPAMDETECTED),

@@ -121,6 +121,20 @@ state_rcpt(struct dsn_state *st)
 	return st->rcpt;
 }
 
+/* Sets *field to the MTA name of an RFC 3464 mta-name field: the type
+   prefix and a trailing comment such as "(192.0.2.1)" dropped. */
+static void
+set_mta_name(char **field, const char *value)
+{
+	const char *name = dsn_strip_type(value);
+	const char *paren = strstr(name, " (");
+	char *copy = g_strndup(name, paren != NULL ? (size_t)(paren - name)
+						  : strlen(name));
+
+	report_set(field, copy);
+	g_free(copy);
+}
+
 static void
 set_diagnostic(struct bounce_rcpt *rcpt, const char *value)
 {
@@ -166,7 +180,7 @@ rcpt_field(struct dsn_state *st, const char *name, const char *value)
 	} else if (g_ascii_strcasecmp(name, "Diagnostic-Code") == 0) {
 		set_diagnostic(r, value);
 	} else if (g_ascii_strcasecmp(name, "Remote-MTA") == 0) {
-		report_set(&r->remote_mta, dsn_strip_type(value));
+		set_mta_name(&r->remote_mta, value);
 	} else if (g_ascii_strcasecmp(name, "Last-Attempt-Date") == 0) {
 		g_free(r->last_attempt);
 		r->last_attempt = dsn_iso_date(value);
@@ -194,7 +208,7 @@ message_field(struct dsn_state *st, const char *name, const char *value)
 	struct bounce_report *r = st->report;
 
 	if (g_ascii_strcasecmp(name, "Reporting-MTA") == 0)
-		report_set(&r->reporting_mta, dsn_strip_type(value));
+		set_mta_name(&r->reporting_mta, value);
 	else if (g_ascii_strcasecmp(name, "Original-Envelope-Id") == 0)
 		report_set(&r->original.envelope_id, value);
 	else if (g_ascii_strcasecmp(name, "Arrival-Date") == 0 &&

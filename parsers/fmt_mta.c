@@ -54,6 +54,9 @@ struct mta_format {
 	/* A line of a recipient's block starting with one of these is its
 	   diagnostic (the earlier label wins); else the whole block is. */
 	const char *const *diag_labels;
+	/* When the diagnostic holds one of these, only the text after it
+	   is kept ("... failed with: 550 ..."). */
+	const char *const *diag_after;
 	/* A diagnostic shared by all recipients: the lines after a
 	   diag_begin line up to a diag_end line. */
 	const char *const *diag_begin;
@@ -285,6 +288,39 @@ rcpt_line(const struct mta_format *f, const char *p, const char *e,
 	return 0;
 }
 
+/* Returns the text after the first of markers found in text (white
+   space skipped), or text itself when none is found. */
+static const char *
+after_marker(const char *text, const char *const *markers)
+{
+	const char *p, *rest;
+
+	for (; markers != NULL && *markers != NULL; markers++) {
+		if ((p = text_find_ci(text, *markers)) == NULL)
+			continue;
+		rest = p + strlen(*markers);
+		while (*rest == ' ' || *rest == '\t')
+			rest++;
+		if (*rest != '\0')
+			return rest;
+	}
+	return text;
+}
+
+/* Returns a copy (g_free) of text without one pair of brackets or
+   parentheses around all of it ("[User unknown]", "(User unknown a@b)"). */
+static char *
+unwrap(const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n > 2 && ((text[0] == '(' && text[n - 1] == ')') ||
+	    (text[0] == '[' && text[n - 1] == ']')) &&
+	    memchr(text + 1, text[n - 1], n - 2) == NULL)
+		return g_strndup(text + 1, n - 2);
+	return g_strdup(text);
+}
+
 /* Stores the block read for the current recipient.  A later block
    replaces an earlier one only if it carries a reply code the earlier
    lacks (sendmail: the "(reason: ...)" line, then the transcript). */
@@ -292,7 +328,9 @@ static void
 scan_finish(struct scan *st)
 {
 	struct bounce_rcpt *r = st->rcpt;
-	const char *text = st->labelled != NULL ? st->labelled : st->diag->str;
+	char *bare = unwrap(after_marker(st->labelled != NULL ? st->labelled :
+	    st->diag->str, st->f->diag_after));
+	const char *text = bare;
 	struct bounce_rcpt probe = {0};
 
 	if (r != NULL && *text != '\0') {
@@ -309,6 +347,7 @@ scan_finish(struct scan *st)
 	}
 	if (r != NULL && r->remote_mta == NULL)
 		r->remote_mta = find_host_after(st->diag->str, host_prefixes);
+	g_free(bare);
 	st->rcpt = NULL;
 	g_string_truncate(st->diag, 0);
 	g_clear_pointer(&st->labelled, g_free);
@@ -361,6 +400,23 @@ same_rcpt(const struct bounce_rcpt *r, const char *a, size_t alen)
 	return same;
 }
 
+/* Returns true if rest..e is nothing but r's address again, maybe in
+   <> (Active!hunter: ">>> a@b <a@b>"). */
+static bool
+only_same_addr(const struct bounce_rcpt *r, const char *rest, const char *e)
+{
+	const char *a;
+	size_t alen;
+
+	while (e > rest && g_ascii_isspace(e[-1]))
+		e--;
+	if (rest >= e || !text_find_addr(rest, e - rest, &a, &alen) ||
+	    !same_rcpt(r, a, alen))
+		return false;
+	return (a == rest || (a == rest + 1 && *rest == '<')) &&
+	    (a + alen == e || (a + alen + 1 == e && a[alen] == '>'));
+}
+
 /* Skips Postfix's "(expanded from <alias>):" after a recipient, keeping
    the alias as the original recipient. */
 static const char *
@@ -406,7 +462,8 @@ scan_start(struct scan *st, const char *p, const char *e, const char *a,
 	rest = skip_expanded(st->rcpt, rest, e);
 	while (rest < e && strchr(":; \t", *rest) != NULL)
 		rest++;
-	scan_append(st, rest, e);
+	if (!only_same_addr(st->rcpt, rest, e))
+		scan_append(st, rest, e);
 }
 
 /* Returns the start of the error section, or NULL if a begin marker is
@@ -660,7 +717,7 @@ static const char *const exim_intro[] = {
     "A message that you sent contained one or more recipient addresses",
     "router encountered the following error(s)", NULL};
 static const char *const exim_begin[] = {"address(es) failed",
-    "addresses failed:", "incorrectly constructed", "delivered is:",
+    "addresses failed:", "following address failed:", "incorrectly constructed", "delivered is:",
     "delivered are:", "router encountered the following error(s)", NULL};
 static const char *const exim_delayed[] = {"has not yet been delivered",
     "have not yet been delivered", "Warning: message", NULL};
@@ -701,7 +758,7 @@ static const struct mta_format postfix = {
 	.begin = L("This is the mail system at host",
 	    "This is the Postfix program", "The Postfix program"),
 	.end = L("Reporting-MTA:", "Content-Description:", "Content-Type:",
-	    "Received: from"),
+	    "Received: from", "Undelivered message follows"),
 	.shape = SHAPE_LEAD,
 	.delayed = L("Delayed Mail", "THIS IS A WARNING ONLY"),
 	.mta_after = L("mail system at host ", "program at host "),
@@ -735,6 +792,7 @@ static const struct mta_format courier = {
 	.begin = L("UNDELIVERABLE MAIL", "DELAYS IN DELIVERING YOUR MESSAGE"),
 	.end = L("-----------------------------------", "Reporting-MTA:"),
 	.shape = SHAPE_LEAD,
+	.diag_labels = L("<<< "),
 	.delayed = L("DELAYS IN DELIVERING YOUR MESSAGE", "WARNING: delayed mail"),
 	.mta_after = L("delivery status notification from "),
 };
@@ -833,6 +891,7 @@ static const struct mta_format mailfoundry = {
 	.shape = SHAPE_LABEL,
 	.labels = L("Unable to deliver message to:"),
 	.diag_labels = L("Server "),
+	.diag_after = L("failed with:"),
 	.flags = MTA_KEEP_BLANK,
 };
 
@@ -850,8 +909,12 @@ static const struct mta_format messagelabs = {
 	.from = L("MAILER-DAEMON@messagelabs.com"),
 	.subject = L("Mail Delivery Failure"),
 	.headers = L("X-Msg-Ref"),
-	.end = L("Reporting-MTA:", "Content-Type:", "Received: from"),
+	.begin = L("to deliver your message to the following address"),
+	.end = L("The message subject was:", "Reporting-MTA:", "Content-Type:",
+	    "Received: from"),
 	.shape = SHAPE_LEAD,
+	.diag_labels = L("Reason:"),
+	.mta_after = L("mail delivery agent at "),
 	.flags = MTA_ENV_ALL | MTA_ORIG_TO,
 };
 
@@ -862,15 +925,18 @@ static const struct mta_format surfcontrol = {
 	.end = L("--- Message non-deliverable", "Reporting-MTA:"),
 	.shape = SHAPE_LABEL,
 	.labels = L("Addressed To:"),
+	.diag_after = L("], "),
 	.flags = MTA_KEEP_BLANK,
 };
 
-/* Barracuda: "**Message you sent blocked by our bulk email filter**". */
+/* Barracuda: "**Message you sent blocked by our bulk email filter**";
+   "Your message to: ADDR" then "was blocked by our Spam Firewall...". */
 static const struct mta_format barracuda = {
 	.subject = L("our bulk email filter"),
-	.begin = L("Your message to:"),
+	.marker = L("Your message to:"),
 	.end = L("Reporting-MTA:", "Content-Type:"),
-	.shape = SHAPE_LEAD,
+	.shape = SHAPE_LABEL,
+	.labels = L("Your message to:"),
 	.flags = MTA_ORIG_TO,
 };
 
@@ -966,6 +1032,7 @@ static const struct mta_format x6 = {
 	.end = L("The attachment contains the original mail headers"),
 	.shape = SHAPE_ANY,
 	.need = L("rejected recipient", "returned permanent errors"),
+	.diag_after = L("responded as follows:"),
 	.flags = MTA_DIAG_LINE,
 };
 

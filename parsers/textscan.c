@@ -273,6 +273,15 @@ continues_rcpt(const struct bounce_rcpt *rcpt, const char *a, size_t alen)
 	return same;
 }
 
+/* True if diag is only a short label such as "because:" or "Remote host
+   said:" so far: the reply is the paragraph after the blank line. */
+static bool
+diag_is_label(const GString *diag)
+{
+	return diag->len > 0 && diag->len <= 40 &&
+	    diag->str[diag->len - 1] == ':';
+}
+
 int
 textscan_recipients(const char *body, const struct textscan_spec *spec,
     struct bounce_report *report)
@@ -301,7 +310,7 @@ textscan_recipients(const char *body, const struct textscan_spec *spec,
 			continue;
 		}
 		if (line_blank(p, e)) {
-			if (diag->len > 0) {
+			if (diag->len > 0 && !diag_is_label(diag)) {
 				finish_rcpt(rcpt, diag);
 				rcpt = NULL;
 			}

@@ -78,6 +78,64 @@ static const struct classify_case cases[] = {
      "The mail server reported: mailbox "
      "a@example.jp does not exist",
      "userunknown", true, RCP},
+    {TXT, "failed", "", "",
+     "The mail server reported: mailbox a@example.jp does not exist "
+     "(in reply to RCPT TO command)",
+     "userunknown", true, RCP},
+    {DSN, "failed", "5.0.0", "550",
+     "550 Invalid recipient: <a@softbank.ne.jp>", "userunknown", true,
+     RCP},
+    {DSN, "failed", "5.0.0", "550",
+     "SMTP error from remote mail server after RCPT TO:<a@example.jp>: "
+     "550 Invalid recipient",
+     "userunknown", true, RCP},
+    {DSN, "failed", "5.0.0", "550",
+     "550 <a@example.jp>: User unknown (in reply to end of DATA command)",
+     "filtered", false, RCP},
+    {TXT, "failed", "", "", "User taro (taro@example.co.jp) not listed in "
+     "Domino Directory", "userunknown", true, RCP},
+    {TXT, "failed", "", "", "User not listed in public Name & Address Book",
+     "userunknown", true, RCP},
+    {TXT, "failed", "", "", "Amazon SES: the address is on the suppression "
+     "list (Permanent/Suppressed)", "suppressed", false, RCP},
+    {TXT, "failed", "", "", "Amazon SES did not send the message because "
+     "the address is on the account-level suppression list",
+     "suppressed", false, RCP},
+    {TXT, "failed", "", "", "We're writing to let you know that the group "
+     "you tried to contact (support) may not exist, or you may not have "
+     "permission to post messages to the group.", "rejected", false, SND},
+    {TXT, "failed", "", "550", "The user(s) account is disabled. 550 user "
+     "unknown (in reply to RCPT TO command)", "suspend", false, RCP},
+    {TXT, "failed", "", "", "The recipient name is not recognized "
+     "MSEXCH:IMS:EXAMPLE:TOKYO:EX2003 0 (000C05A6) Unknown Recipient",
+     "userunknown", true, RCP},
+    {TXT, "failed", "", "", "The user(s) account is disabled.", "suspend",
+     false, RCP},
+    {DSN, "failed", "5.7.1", "554",
+     "554 5.7.1 Message rejected: spam content detected", "spamdetected",
+     false, SND},
+    {DSN, "failed", "5.0.0", "550",
+     "550 Client host rejected: cannot find your reverse hostname, "
+     "[192.0.2.1]", "requireptr", false, SND},
+    /* Google's "closing connection." DoS text only with its period */
+    {DSN, "delayed", "4.7.0", "421",
+     "421 4.7.0 Try again later, closing connection", "securityerror",
+     false, SND},
+    /* a failed 4xx with nothing specific: onhold (v5), delayed: expired */
+    {DSN, "failed", "4.2.0", "450",
+     "450 4.2.0 <a@example.jp>: Recipient address rejected: Greylisted",
+     "onhold", false, NON},
+    {DSN, "delayed", "4.2.0", "450",
+     "450 4.2.0 <a@example.jp>: Recipient address rejected: Greylisted",
+     "expired", false, RCP},
+    {DSN, "failed", "4.0.0", "", "", "undefined", false, NON},
+    {TXT, "failed", "", "", "You are not a member of this mailing list "
+     "<ml@example.jp>.", "rejected", false, SND},
+    {TXT, "failed", "", "", "NOT MEMBER article from a@example.jp",
+     "rejected", false, SND},
+    {TXT, "failed", "", "", "was blocked by our Spam Firewall. The email "
+     "you sent with the following subject has NOT BEEN DELIVERED",
+     "spamdetected", false, SND},
     {DSN, "failed", "5.0.0", "550", "550 Unknown user a@docomo.ne.jp",
      "userunknown", true, RCP},
     {DSN, "failed", "5.1.0", "550",
@@ -224,7 +282,7 @@ static const struct classify_case cases[] = {
     {DSN, "failed", "4.0.0", "",
      "delivery temporarily suspended: "
      "lost connection with mx.example.jp",
-     "expired", false, RCP},
+     "onhold", false, NON},
     {DSN, "failed", "4.4.7", "",
      "Message expired, cannot connect to "
      "remote server",
@@ -506,14 +564,19 @@ static const struct classify_case cases[] = {
      "550 5.1.1 Sender is in my black "
      "list",
      "rejected", false, SND},
-    /* RFC 5321's 450 "mailbox unavailable" is a busy mailbox */
+    /* RFC 5321's 450 "mailbox unavailable" is a busy mailbox; a failed
+       4xx with no specific text is onhold (Sisimai v5) */
     {TXT, "failed", "", "450",
      "450 Requested mail action not taken: "
      "mailbox unavailable",
-     "expired", false, RCP},
+     "onhold", false, NON},
     {TXT, "failed", "", "550",
      "550 Requested mail action not taken: "
      "mailbox unavailable",
+     "userunknown", true, RCP},
+    {TXT, "failed", "", "550",
+     "550 Requested mail action not taken: "
+     "mailbox unavailable (in reply to RCPT TO command)",
      "userunknown", true, RCP},
     /* Exim: only the diagnostic carries the real code */
     {DSN, "failed", "5.0.0", "",
