@@ -12,6 +12,7 @@
 #include <json-glib/json-glib.h>
 
 #include "bounced/cmd_common.h"
+#include "db/rule.h"
 
 #define CMD_DEFAULT_CONFIG SYSCONFDIR "/bounced.conf"
 
@@ -34,8 +35,10 @@ cmd_common_option(struct cmd_ctx *ctx, int c, const char *arg)
 	case 'F':
 		if (strcmp(arg, "table") != 0 && strcmp(arg, "csv") != 0 &&
 		    strcmp(arg, "json") != 0) {
-			fprintf(stderr, "bouncectl: --format %s: unknown "
-			    "format (allowed: table, csv, json)\n", arg);
+			fprintf(stderr,
+				"bouncectl: --format %s: unknown "
+				"format (allowed: table, csv, json)\n",
+				arg);
 			return -1;
 		}
 		ctx->format = arg;
@@ -52,16 +55,18 @@ cmd_open(struct cmd_ctx *ctx, bool need_config, bool migrated)
 	const char *conninfo;
 	char *error = NULL;
 
-	if (file == NULL && (need_config ||
-	    access(CMD_DEFAULT_CONFIG, F_OK) == 0))
+	if (file == NULL &&
+	    (need_config || access(CMD_DEFAULT_CONFIG, F_OK) == 0))
 		file = CMD_DEFAULT_CONFIG;
-	if (file != NULL && config_load(file, &ctx->cfg, &error) < 0) {
+	if (file != NULL &&
+	    config_load(file, rule_reason_name, &ctx->cfg, &error) < 0) {
 		fprintf(stderr, "bouncectl: %s\n", error);
 		g_free(error);
 		return -1;
 	}
-	conninfo = ctx->db_arg != NULL ? ctx->db_arg :
-	    ctx->cfg != NULL ? ctx->cfg->conninfo : NULL;
+	conninfo = ctx->db_arg != NULL ? ctx->db_arg
+		   : ctx->cfg != NULL  ? ctx->cfg->conninfo
+				       : NULL;
 	if (db_open(conninfo, &ctx->db, &error) < 0 ||
 	    (migrated && db_check_schema(ctx->db, &error) < 0)) {
 		fprintf(stderr, "bouncectl: %s\n", error);
@@ -107,13 +112,13 @@ cmd_print_table(const PGresult *res)
 	}
 	for (r = -1; r < rows; r++) {
 		for (c = 0; c < cols; c++) {
-			const char *v = r < 0 ? PQfname(res, c) :
-			    PQgetvalue(res, r, c);
+			const char *v =
+			    r < 0 ? PQfname(res, c) : PQgetvalue(res, r, c);
 
 			fputs(v, stdout);
 			if (c + 1 < cols)
 				printf("%*s", (int)(w[c] - cmd_width(v) + 2),
-				    "");
+				       "");
 		}
 		putchar('\n');
 	}
@@ -146,8 +151,8 @@ cmd_print_csv(const PGresult *res)
 		for (c = 0; c < cols; c++) {
 			if (c > 0)
 				putchar(',');
-			cmd_csv_field(r < 0 ? PQfname(res, c) :
-			    PQgetvalue(res, r, c));
+			cmd_csv_field(r < 0 ? PQfname(res, c)
+					    : PQgetvalue(res, r, c));
 		}
 		fputs("\r\n", stdout);
 	}
@@ -175,9 +180,9 @@ cmd_print_json(const PGresult *res)
 			else if (t == OID_BOOL)
 				json_builder_add_boolean_value(b, *v == 't');
 			else if (t == OID_INT2 || t == OID_INT4 ||
-			    t == OID_INT8)
-				json_builder_add_int_value(b,
-				    g_ascii_strtoll(v, NULL, 10));
+				 t == OID_INT8)
+				json_builder_add_int_value(
+				    b, g_ascii_strtoll(v, NULL, 10));
 			else
 				json_builder_add_string_value(b, v);
 		}
@@ -228,7 +233,7 @@ cmd_read_file(const char *path, char **buf_r, size_t *len_r)
 		g_string_append_len(s, chunk, n);
 	if (ferror(stdin)) {
 		fprintf(stderr, "bouncectl: reading standard input: %s\n",
-		    g_strerror(errno));
+			g_strerror(errno));
 		g_string_free(s, TRUE);
 		return -1;
 	}

@@ -9,9 +9,10 @@
  * with its error.  Exit status: 0 every message recorded (or already
  * recorded), 1 some could not be read or recorded, 2 bad usage.
  *
- * `bouncectl reprocess --shop S --since DATE` re-parses stored raw mail
- * and reports what would change; it does not (yet) rewrite the results
- * or re-run the rule over them.
+ * `bouncectl reprocess --shop S --since DATE [--dry-run]` re-parses
+ * stored raw mail with the current parser and hands the reports to
+ * db/reprocess.c, which replaces the results that changed and replays
+ * the rule for the addresses they name (see reprocess.h).
  */
 #include "config.h"
 
@@ -22,6 +23,7 @@
 #include "bounced/cmd_common.h"
 #include "bounced/commands.h"
 #include "db/query.h"
+#include "db/reprocess.h"
 #include "db/store.h"
 #include "parsers/bounce.h"
 #include "parsers/classify.h"
@@ -37,7 +39,7 @@ static const char ingest_usage[] =
 
 static int
 ingest_one(struct cmd_ctx *ctx, struct store *store, const char *shop,
-    const char *path, const struct bounce_options *opts)
+	   const char *path, const struct bounce_options *opts)
 {
 	struct store_source src = {shop, "ingest", "ingest", NULL, 0, 0};
 	struct store_outcome out = {0};
@@ -53,19 +55,19 @@ ingest_one(struct cmd_ctx *ctx, struct store *store, const char *shop,
 	ret = store_record(store, &src, buf, len, report, &out, &error);
 	if (ret < 0) {
 		fprintf(stderr, "bouncectl: %s: not recorded: %s\n", path,
-		    error);
+			error);
 		g_free(error);
 	} else if (out.duplicate)
 		printf("%s: already recorded\n", path);
 	else if (report->kind == BOUNCE_KIND_ERROR)
 		printf("%s: kept unparsed (message %" G_GINT64_FORMAT "): %s\n",
-		    path, out.message_id, report->error);
+		       path, out.message_id, report->error);
 	else
 		printf("%s: %s, shop %s, %u result%s, %u counted, %u "
-		    "suppressed, %u shop alert%s\n", path,
-		    store_kind_name(report->kind), out.shop_id, out.results,
-		    out.results == 1 ? "" : "s", out.counted, out.suppressed,
-		    out.alerts, out.alerts == 1 ? "" : "s");
+		       "suppressed, %u shop alert%s\n",
+		       path, store_kind_name(report->kind), out.shop_id,
+		       out.results, out.results == 1 ? "" : "s", out.counted,
+		       out.suppressed, out.alerts, out.alerts == 1 ? "" : "s");
 	store_outcome_clear(&out);
 	report_free(&report);
 	g_free(buf);
@@ -75,7 +77,8 @@ ingest_one(struct cmd_ctx *ctx, struct store *store, const char *shop,
 int
 cmd_ingest(int argc, char **argv)
 {
-	static const struct option longopts[] = {CMD_COMMON_OPTIONS,
+	static const struct option longopts[] = {
+	    CMD_COMMON_OPTIONS,
 	    {"shop", required_argument, NULL, 's'},
 	    {NULL, 0, NULL, 0}};
 	struct bounce_options opts = {0, NULL, NULL};
@@ -90,7 +93,9 @@ cmd_ingest(int argc, char **argv)
 		case 'h':
 			fputs(ingest_usage, stdout);
 			return 0;
-		case 's': shop = optarg; break;
+		case 's':
+			shop = optarg;
+			break;
 		default:
 			if (cmd_common_option(&ctx, c, optarg) != 1)
 				bad = 1;
@@ -123,83 +128,129 @@ cmd_ingest(int argc, char **argv)
 	return ret;
 }
 
-/* "recipient action reason side" lines of report, as the database
-   summarises recorded results (query_reprocess_messages()). */
-static char *
-reprocess_summary(const struct bounce_report *report)
+/* The parser for reprocess_run(): bounce_parse() with ctx's options. */
+static struct bounce_report *
+reprocess_parse(const char *raw, size_t len, void *ctx)
 {
-	GString *s = g_string_new(NULL);
-	guint i;
-
-	for (i = 0; report->rcpts != NULL && i < report->rcpts->len; i++) {
-		const struct bounce_rcpt *rc = report->rcpts->pdata[i];
-
-		g_string_append_printf(s, "%s%s %s %s %s", i > 0 ? "\n" : "",
-		    rc->recipient != NULL ? rc->recipient : "",
-		    rc->action != NULL ? rc->action : "",
-		    classify_reason_name(rc->reason),
-		    classify_side_name(rc->side));
-	}
-	return g_string_free(s, FALSE);
+	return bounce_parse(raw, len, ctx);
 }
 
-/* Re-parses every row of res and prints what would change. */
-static int
-reprocess_rows(const PGresult *res, const struct bounce_options *opts)
+/* "no" or "yes (rule)"; g_free. */
+static char *
+reprocess_supp(const char *rule)
 {
-	int i, changed = 0;
+	return rule != NULL ? g_strdup_printf("yes (%s)", rule)
+			    : g_strdup("no");
+}
 
-	for (i = 0; i < PQntuples(res); i++) {
-		size_t len = 0;
-		unsigned char *raw = PQunescapeBytea(
-		    (const unsigned char *)PQgetvalue(res, i, 4), &len);
-		struct bounce_report *report;
-		char *now;
+/* One line per (shop, address) the run touched. */
+static void
+reprocess_print_change(const struct reprocess_change *c)
+{
+	char *a, *b;
 
-		if (raw == NULL)
-			continue;
-		report = bounce_parse((const char *)raw, len, opts);
-		now = reprocess_summary(report);
-		if (strcmp(store_kind_name(report->kind),
-		    PQgetvalue(res, i, 5)) != 0 ||
-		    strcmp(now, PQgetvalue(res, i, 6)) != 0) {
-			changed++;
-			printf("message %s (%s %s %s):\n  recorded: %s [%s]\n"
-			    "  now:      %s [%s]\n", PQgetvalue(res, i, 1),
-			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
-			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 6),
-			    PQgetvalue(res, i, 5), now,
-			    store_kind_name(report->kind));
-		}
-		g_free(now);
-		report_free(&report);
-		PQfreemem(raw);
+	printf("%s %s: reason %s -> %s", c->shop_id, c->address,
+	       *c->old_reasons != '\0' ? c->old_reasons : "(none)",
+	       *c->new_reasons != '\0' ? c->new_reasons : "(none)");
+	if (!c->replayed) {
+		printf("; not attributed to a shop, no rule state\n");
+		return;
 	}
-	printf("%d message%s re-parsed, %d would change\n", PQntuples(res),
-	    PQntuples(res) == 1 ? "" : "s", changed);
-	return changed;
+	a = reprocess_supp(c->old_suppressed);
+	b = reprocess_supp(c->new_suppressed);
+	printf("; strikes %d -> %d; suppressed %s -> %s", c->old_consecutive,
+	       c->new_consecutive, a, b);
+	g_free(a);
+	g_free(b);
+	if (c->old_would != NULL || c->new_would != NULL) {
+		a = reprocess_supp(c->old_would);
+		b = reprocess_supp(c->new_would);
+		printf("; would be suppressed (dry-run shop) %s -> %s", a, b);
+		g_free(a);
+		g_free(b);
+	}
+	printf("; %u decision%s changed\n", c->decisions,
+	       c->decisions == 1 ? "" : "s");
+}
+
+static void
+reprocess_print(const struct reprocess_result *r)
+{
+	guint i;
+
+	for (i = 0; i < r->changed->len; i++) {
+		const struct reprocess_message *m = r->changed->pdata[i];
+
+		printf("message %" G_GINT64_FORMAT " (%s %s %s):\n"
+		       "  recorded: %s\n  now:      %s\n",
+		       m->message_id, m->shop_id, m->mailbox_id, m->msg_key,
+		       m->old_summary, m->new_summary);
+	}
+	for (i = 0; i < r->changes->len; i++)
+		reprocess_print_change(r->changes->pdata[i]);
+	printf("%u message%s re-parsed, %u changed, %u address%s "
+	       "re-evaluated, %u newly suppressed, %u no longer suppressed%s\n",
+	       r->messages, r->messages == 1 ? "" : "s", r->changed->len,
+	       r->changes->len, r->changes->len == 1 ? "" : "es", r->suppressed,
+	       r->unsuppressed,
+	       r->committed ? "" : " (dry run: nothing was changed)");
 }
 
 static const char reprocess_usage[] =
-    "usage: bouncectl reprocess --shop S --since DATE\n"
+    "usage: bouncectl reprocess --shop S --since DATE [--dry-run]\n"
     "\n"
-    "Re-parses the stored raw mail of shop S received since DATE with the\n"
-    "current parser and reports every message whose results would change\n"
-    "(kind, recipient, action, reason or side).  The database is not\n"
-    "changed.  Common options: --db CONNINFO, -c FILE.\n";
+    "Re-parses the stored raw mail of shop S dated DATE or later with the\n"
+    "current parser.  Messages whose results differ get their results\n"
+    "replaced, and the rule is re-evaluated for every address they name\n"
+    "by replaying the address's whole history in order (manual removals\n"
+    "from the suppression list included), so nothing counts twice and a\n"
+    "second run changes nothing.  Prints every changed message and, per\n"
+    "address, the old and new reason, strikes and suppression; each\n"
+    "address change is written to the audit log.  All in one transaction.\n"
+    "--dry-run reports the same but changes nothing.\n"
+    "Common options: --db CONNINFO, -c FILE.\n";
+
+static int
+reprocess_exec(struct cmd_ctx *ctx, struct reprocess_options *ro,
+	       struct bounce_options *opts)
+{
+	struct store *store = store_new(ctx->db);
+	struct reprocess_result *result = NULL;
+	char *actor = query_actor(), *error = NULL;
+	int ret = 0;
+
+	if (ctx->cfg != NULL) {
+		opts->max_size = (size_t)ctx->cfg->max_message_size;
+		opts->order_header = ctx->cfg->order_header;
+		opts->type_header = ctx->cfg->type_header;
+	}
+	ro->actor = actor;
+	ro->parse = reprocess_parse;
+	ro->parse_ctx = opts;
+	if (reprocess_run(store, ro, &result, &error) < 0) {
+		fprintf(stderr, "bouncectl: reprocess: %s\n", error);
+		g_free(error);
+		ret = 1;
+	} else
+		reprocess_print(result);
+	reprocess_result_free(&result);
+	store_free(&store);
+	g_free(actor);
+	return ret;
+}
 
 int
 cmd_reprocess(int argc, char **argv)
 {
-	static const struct option longopts[] = {CMD_COMMON_OPTIONS,
+	static const struct option longopts[] = {
+	    CMD_COMMON_OPTIONS,
 	    {"shop", required_argument, NULL, 's'},
 	    {"since", required_argument, NULL, 'S'},
+	    {"dry-run", no_argument, NULL, 'n'},
 	    {NULL, 0, NULL, 0}};
 	struct bounce_options opts = {0, NULL, NULL};
-	const char *shop = NULL, *since = NULL;
+	struct reprocess_options ro = {0};
 	struct cmd_ctx ctx = {0};
-	char *error = NULL;
-	PGresult *res;
 	int c, bad = 0, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -207,33 +258,26 @@ cmd_reprocess(int argc, char **argv)
 		case 'h':
 			fputs(reprocess_usage, stdout);
 			return 0;
-		case 's': shop = optarg; break;
-		case 'S': since = optarg; break;
+		case 's':
+			ro.shop_id = optarg;
+			break;
+		case 'S':
+			ro.since = optarg;
+			break;
+		case 'n':
+			ro.dry_run = true;
+			break;
 		default:
 			if (cmd_common_option(&ctx, c, optarg) != 1)
 				bad = 1;
 		}
 	}
-	if (bad || optind != argc || shop == NULL || since == NULL) {
+	if (bad || optind != argc || ro.shop_id == NULL || ro.since == NULL) {
 		fputs(reprocess_usage, stderr);
 		return 2;
 	}
-	if (cmd_open(&ctx, false, true) == 0) {
-		if (ctx.cfg != NULL) {
-			opts.max_size = (size_t)ctx.cfg->max_message_size;
-			opts.order_header = ctx.cfg->order_header;
-			opts.type_header = ctx.cfg->type_header;
-		}
-		res = query_reprocess_messages(ctx.db, shop, since, &error);
-		if (res == NULL) {
-			fprintf(stderr, "bouncectl: reprocess: %s\n", error);
-			g_free(error);
-		} else {
-			reprocess_rows(res, &opts);
-			PQclear(res);
-			ret = 0;
-		}
-	}
+	if (cmd_open(&ctx, false, true) == 0)
+		ret = reprocess_exec(&ctx, &ro, &opts);
 	cmd_close(&ctx);
 	return ret;
 }

@@ -18,72 +18,85 @@
 
 enum config_protocol { CONFIG_IMAP, CONFIG_POP3, CONFIG_MAILDIR };
 enum config_tls { CONFIG_TLS_IMPLICIT, CONFIG_TLS_STARTTLS, CONFIG_TLS_NONE };
-enum config_action { CONFIG_ACTION_MOVE, CONFIG_ACTION_FLAG,
-	CONFIG_ACTION_DELETE };
+enum config_action {
+	CONFIG_ACTION_MOVE,
+	CONFIG_ACTION_FLAG,
+	CONFIG_ACTION_DELETE
+};
 
 struct bounced_mailbox {
-	char *name;            /* unique within the shop */
+	char *name; /* unique within the shop */
 	enum config_protocol protocol;
-	char *host;            /* imap, pop3 */
-	int port;              /* 0: the protocol's default for tls */
+	char *host; /* imap, pop3 */
+	int port;   /* 0: the protocol's default for tls */
 	enum config_tls tls;
-	bool allow_plaintext;  /* required for tls = "none" */
-	char *ca_file;         /* NULL: system CAs */
+	bool allow_plaintext; /* required for tls = "none" */
+	char *ca_file;        /* NULL: system CAs */
 	char *user;
-	char *password_file;   /* exactly one of password_file, */
-	char *password_env;    /* password_env (imap, pop3) */
-	char *path;            /* maildir */
-	char *folder;          /* default "INBOX" */
+	char *password_file;      /* exactly one of password_file, */
+	char *password_env;       /* password_env (imap, pop3) */
+	char *path;               /* maildir */
+	char *folder;             /* default "INBOX" */
 	char *processed_folder;   /* default "bounced/processed" */
 	char *not_bounce_folder;  /* default "bounced/not-a-bounce" */
 	char *unparseable_folder; /* default "bounced/unparseable" */
 	enum config_action action;
-	int poll_interval;     /* seconds */
-	int batch_size;        /* messages per fetch */
+	int poll_interval; /* seconds */
+	int batch_size;    /* messages per fetch */
 };
 
 struct bounced_shop {
 	char *id;
 	char *name;
-	char **notify;         /* NULL-terminated addresses */
-	char *sender_domains;  /* newline-separated entries */
+	char **notify;        /* NULL-terminated plain addresses */
+	char *sender_domains; /* newline-separated entries */
 	int strike_limit;
 	int grace_days;
 	int stale_days;
 	bool dry_run;
-	char **fatal_reasons;  /* NULL-terminated reason names */
+	char **fatal_reasons; /* NULL-terminated reason names, canonical */
 	struct bounced_mailbox *mailboxes;
 	size_t n_mailboxes;
 };
 
 struct bounced_config {
 	char *file;
-	char *conninfo;        /* database.conninfo; NULL: libpq environment */
+	char *conninfo; /* database.conninfo; NULL: libpq environment */
 	char *order_header;
 	char *type_header;
 	long long max_message_size;
 	char *pidfile;
-	char *log;             /* "syslog" or "stderr" */
+	char *log; /* "syslog" or "stderr" */
 	struct bounced_shop *shops;
 	size_t n_shops;
 };
 
-/* Reads and validates file.  Returns 0 and sets *cfg_r, or -1 and
-   *error_r ("FILE:LINE: SETTING: what is wrong (allowed: ...)"; g_free).
-   */
-int config_load(const char *file, struct bounced_config **cfg_r,
-    char **error_r);
+/* Returns the canonical spelling of the reason name (static), or NULL if
+   name is not a reason.  The vocabulary is not config/'s: callers pass
+   rule_reason_name() (db/rule.h). */
+typedef const char *(*config_reason_fn)(const char *name);
+
+/* Reads and validates file.  fatal_reasons entries are checked and
+   canonicalised with reason (NULL: taken as written, unchecked).  Returns
+   0 and sets *cfg_r, or -1 and *error_r ("FILE:LINE: SETTING: what is
+   wrong (allowed: ...)"; g_free). */
+int config_load(const char *file, config_reason_fn reason,
+		struct bounced_config **cfg_r, char **error_r);
 
 /* Like config_load() but from a string (file names the source in errors). */
 int config_load_string(const char *text, const char *file,
-    struct bounced_config **cfg_r, char **error_r);
+		       config_reason_fn reason, struct bounced_config **cfg_r,
+		       char **error_r);
 
 /* Frees *cfg and sets it to NULL; NULL is a no-op. */
 void config_free(struct bounced_config **cfg);
 
 /* The shop with id, or NULL. */
 const struct bounced_shop *config_find_shop(const struct bounced_config *cfg,
-    const char *id);
+					    const char *id);
+
+/* True if a is a plain address local@domain (what notify accepts). */
+bool config_valid_address(const char *a);
 
 /* True if id is a valid shop id: [A-Za-z0-9][A-Za-z0-9_.-]*, <= 64. */
 bool config_valid_shop_id(const char *id);

@@ -12,27 +12,32 @@
 
 PGresult *
 query_lookup_order(struct db *db, const char *order, const char *shop,
-    char **error_r)
+		   char **error_r)
 {
 	const char *params[2] = {order, shop};
 
-	return db_query(db, NULL, "SELECT shop_id, order_number, mail_type, "
+	return db_query(
+	    db, NULL,
+	    "SELECT shop_id, order_number, mail_type, "
 	    "recipient, to_char(occurred_at AT TIME ZONE 'Asia/Tokyo', "
 	    "'YYYY-MM-DD HH24:MI:SS') AS time_jst, kind, action, reason, side, "
 	    "status, replycode, diagnostic, remote_mta, counted, decision, "
 	    "consecutive, suppressed_at, suppressed_rule, would_suppress_at "
 	    "FROM failures_by_order WHERE order_number = $1 AND "
 	    "($2::text IS NULL OR shop_id = $2) ORDER BY occurred_at, "
-	    "result_id", 2, params, error_r);
+	    "result_id",
+	    2, params, error_r);
 }
 
 PGresult *
 query_report(struct db *db, const char *shop, const char *since,
-    const char *until, char **error_r)
+	     const char *until, char **error_r)
 {
 	const char *params[3] = {shop, since, until};
 
-	return db_query(db, NULL, "SELECT to_char(occurred_at AT TIME ZONE "
+	return db_query(
+	    db, NULL,
+	    "SELECT to_char(occurred_at AT TIME ZONE "
 	    "'Asia/Tokyo', 'YYYY-MM-DD HH24:MI:SS') AS time_jst, "
 	    "order_number, mail_type, recipient, reason, side, status, "
 	    "replycode, diagnostic, counted, decision, consecutive, "
@@ -40,7 +45,8 @@ query_report(struct db *db, const char *shop, const char *since,
 	    "FROM undeliverable_report WHERE shop_id = $1 AND "
 	    "($2::timestamptz IS NULL OR occurred_at >= $2::timestamptz) AND "
 	    "($3::timestamptz IS NULL OR occurred_at < $3::timestamptz) "
-	    "ORDER BY occurred_at, result_id", 3, params, error_r);
+	    "ORDER BY occurred_at, result_id",
+	    3, params, error_r);
 }
 
 PGresult *
@@ -48,7 +54,9 @@ query_suppression_list(struct db *db, const char *shop, char **error_r)
 {
 	const char *params[1] = {shop};
 
-	return db_query(db, NULL, "SELECT shop_id, address, suppressed_at, "
+	return db_query(
+	    db, NULL,
+	    "SELECT shop_id, address, suppressed_at, "
 	    "suppressed_rule, reason, status, order_number, mail_type, "
 	    "diagnostic FROM suppression_list WHERE ($1::text IS NULL OR "
 	    "shop_id = $1) ORDER BY shop_id, suppressed_at, address",
@@ -56,8 +64,8 @@ query_suppression_list(struct db *db, const char *shop, char **error_r)
 }
 
 PGresult *
-query_suppression_check(struct db *db, const char *address,
-    const char *shop, char **error_r)
+query_suppression_check(struct db *db, const char *address, const char *shop,
+			char **error_r)
 {
 	char *norm = NULL;
 	PGresult *res;
@@ -67,21 +75,23 @@ query_suppression_check(struct db *db, const char *address,
 	{
 		const char *params[2] = {norm, shop};
 
-		res = db_query(db, NULL, "SELECT shop_id, address, "
+		res = db_query(
+		    db, NULL,
+		    "SELECT shop_id, address, "
 		    "suppressed_at IS NOT NULL AS suppressed, suppressed_at, "
 		    "suppressed_rule, consecutive, last_failure_at, "
 		    "last_success_at, would_suppress_at FROM recipient_state "
 		    "WHERE address = $1 AND ($2::text IS NULL OR shop_id = $2) "
-		    "ORDER BY shop_id", 2, params, error_r);
+		    "ORDER BY shop_id",
+		    2, params, error_r);
 	}
 	g_free(norm);
 	return res;
 }
 
 int
-query_suppression_remove(struct db *db, const char *address,
-    const char *shop, const char *reason, const char *actor,
-    char **error_r)
+query_suppression_remove(struct db *db, const char *address, const char *shop,
+			 const char *reason, const char *actor, char **error_r)
 {
 	char *norm = NULL;
 	PGresult *res;
@@ -89,7 +99,7 @@ query_suppression_remove(struct db *db, const char *address,
 
 	if (reason == NULL || *reason == '\0') {
 		*error_r = g_strdup("a reason is required (--reason TEXT): it "
-		    "goes into the audit log");
+				    "goes into the audit log");
 		return -1;
 	}
 	if (addr_normalize(address, &norm, NULL, error_r) < 0)
@@ -99,11 +109,14 @@ query_suppression_remove(struct db *db, const char *address,
 
 		/* one statement: the update and its audit rows commit
 		   together */
-		res = db_query(db, NULL, "WITH old AS (SELECT shop_id, address, "
+		res = db_query(
+		    db, NULL,
+		    "WITH old AS (SELECT shop_id, address, "
 		    "suppressed_at, suppressed_rule, suppressed_result, "
 		    "consecutive FROM recipient_state WHERE address = $1 AND "
 		    "($2::text IS NULL OR shop_id = $2) AND suppressed_at IS "
-		    "NOT NULL FOR UPDATE), upd AS (UPDATE recipient_state s SET "
+		    "NOT NULL FOR UPDATE), upd AS (UPDATE recipient_state s "
+		    "SET "
 		    "suppressed_at = NULL, suppressed_rule = NULL, "
 		    "suppressed_result = NULL, would_suppress_at = NULL, "
 		    "would_suppress_rule = NULL, consecutive = 0, "
@@ -114,10 +127,13 @@ query_suppression_remove(struct db *db, const char *address,
 		    "INSERT INTO audit_log (shop_id, actor, action, address, "
 		    "reason, details) SELECT old.shop_id, $3, 'unsuppress', "
 		    "old.address, $4, jsonb_build_object('suppressed_at', "
-		    "old.suppressed_at, 'suppressed_rule', old.suppressed_rule, "
-		    "'suppressed_result', old.suppressed_result, 'consecutive', "
+		    "old.suppressed_at, 'suppressed_rule', "
+		    "old.suppressed_rule, "
+		    "'suppressed_result', old.suppressed_result, "
+		    "'consecutive', "
 		    "old.consecutive) FROM old JOIN upd ON upd.shop_id = "
-		    "old.shop_id RETURNING shop_id", 4, params, error_r);
+		    "old.shop_id RETURNING shop_id",
+		    4, params, error_r);
 	}
 	g_free(norm);
 	if (res == NULL)
@@ -128,8 +144,8 @@ query_suppression_remove(struct db *db, const char *address,
 }
 
 int
-query_shop_upsert(struct db *db, const struct query_shop *s,
-    const char *actor, bool *created_r, char **error_r)
+query_shop_upsert(struct db *db, const struct query_shop *s, const char *actor,
+		  bool *created_r, char **error_r)
 {
 	char strike[16], grace[16], stale[16];
 	const char *params[11];
@@ -149,7 +165,9 @@ query_shop_upsert(struct db *db, const struct query_shop *s,
 	params[8] = s->dry_run < 0 ? NULL : s->dry_run ? "t" : "f";
 	params[9] = actor;
 	params[10] = NULL;
-	res = db_query(db, NULL, "WITH up AS (INSERT INTO shops AS s (shop_id, "
+	res = db_query(
+	    db, NULL,
+	    "WITH up AS (INSERT INTO shops AS s (shop_id, "
 	    "name, notify, sender_domains, fatal_reasons, strike_limit, "
 	    "grace_days, stale_days, dry_run) VALUES ($1, coalesce($2, $1), "
 	    "coalesce(string_to_array($3, E'\\n'), '{}'), coalesce($4, ''), "
@@ -168,14 +186,17 @@ query_shop_upsert(struct db *db, const struct query_shop *s,
 	    "INSERT INTO audit_log (shop_id, actor, action, reason, details) "
 	    "SELECT $1, $10, CASE WHEN created THEN 'shop add' ELSE "
 	    "'shop update' END, 'shop settings', settings FROM up "
-	    "RETURNING action", 10, params, error_r);
+	    "RETURNING action",
+	    10, params, error_r);
 	if (res == NULL) {
 		if (strcmp(db_last_sqlstate(db), "23514") == 0) {
 			g_free(*error_r);
-			*error_r = g_strdup_printf("shop '%s': invalid "
+			*error_r = g_strdup_printf(
+			    "shop '%s': invalid "
 			    "setting (id: letters, digits, _ . -; "
 			    "strike_limit 1-100, grace_days 0-365, stale_days "
-			    "1-3650)", s->id);
+			    "1-3650)",
+			    s->id);
 		}
 		return -1;
 	}
@@ -188,7 +209,9 @@ query_shop_upsert(struct db *db, const struct query_shop *s,
 PGresult *
 query_shop_list(struct db *db, char **error_r)
 {
-	return db_query(db, NULL, "SELECT shop_id, name, "
+	return db_query(
+	    db, NULL,
+	    "SELECT shop_id, name, "
 	    "replace(sender_domains, E'\\n', ',') AS sender_domains, "
 	    "array_to_string(notify, ',') AS notify, strike_limit, "
 	    "grace_days, stale_days, dry_run, "
@@ -207,23 +230,4 @@ query_actor(void)
 	if (u == NULL || *u == '\0')
 		return g_strdup_printf("uid %u", (unsigned)getuid());
 	return g_strdup(u);
-}
-
-PGresult *
-query_reprocess_messages(struct db *db, const char *shop, const char *since,
-    char **error_r)
-{
-	const char *params[2] = {shop, since};
-
-	return db_query(db, NULL, "SELECT m.shop_id, m.message_id, "
-	    "m.mailbox_id, m.msg_key, m.raw, m.kind, coalesce((SELECT "
-	    "string_agg(coalesce(r.recipient, '') || ' ' || "
-	    "coalesce(r.action, '') || ' ' || r.reason || ' ' || r.side, "
-	    "E'\\n' ORDER BY r.rcpt_index) FROM results r WHERE "
-	    "r.message_shop_id = m.shop_id AND r.message_id = m.message_id), "
-	    "'') FROM messages m WHERE (m.shop_id = $1 OR EXISTS (SELECT 1 "
-	    "FROM results r WHERE r.shop_id = $1 AND r.message_shop_id = "
-	    "m.shop_id AND r.message_id = m.message_id)) AND m.occurred_at >= "
-	    "$2::timestamptz ORDER BY m.occurred_at, m.message_id",
-	    2, params, error_r);
 }

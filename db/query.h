@@ -18,28 +18,28 @@
 
 /* Every result of order (failed, delayed, sender-side) with the
    recipient's state; shop may be NULL for all shops. */
-PGresult *query_lookup_order(struct db *db, const char *order,
-    const char *shop, char **error_r);
+PGresult *query_lookup_order(struct db *db, const char *order, const char *shop,
+			     char **error_r);
 
 /* The undeliverable report of shop, since/until ("YYYY-MM-DD" or any
    timestamptz text; NULL: open). */
 PGresult *query_report(struct db *db, const char *shop, const char *since,
-    const char *until, char **error_r);
+		       const char *until, char **error_r);
 
 /* The suppression list (shop NULL: all shops). */
 PGresult *query_suppression_list(struct db *db, const char *shop,
-    char **error_r);
+				 char **error_r);
 
 /* The state of address in every shop (or shop). */
 PGresult *query_suppression_check(struct db *db, const char *address,
-    const char *shop, char **error_r);
+				  const char *shop, char **error_r);
 
 /* Un-suppresses address (in shop, or in every shop) and writes one audit
    row per shop with actor and reason, atomically.  Returns the number of
    shops it was removed from (0: it was not suppressed), or -1. */
 int query_suppression_remove(struct db *db, const char *address,
-    const char *shop, const char *reason, const char *actor,
-    char **error_r);
+			     const char *shop, const char *reason,
+			     const char *actor, char **error_r);
 
 /* A shop's settings, as synchronised from bounced.conf or set by
    'bouncectl shop add'. NULL fields keep the stored (or default) value. */
@@ -58,17 +58,10 @@ struct query_shop {
 /* Inserts or updates a shop and audits the change by actor.  *created_r
    (optional) tells whether it was new. */
 int query_shop_upsert(struct db *db, const struct query_shop *shop,
-    const char *actor, bool *created_r, char **error_r);
+		      const char *actor, bool *created_r, char **error_r);
 
 /* Every shop with its settings. */
 PGresult *query_shop_list(struct db *db, char **error_r);
-
-/* Messages of shop (owned or attributed) since since, oldest first, for
-   re-parsing: shop_id, message_id, mailbox_id, msg_key, raw (bytea, text
-   format: PQunescapeBytea it), kind, and a summary of the recorded
-   results ("recipient action reason side" lines, in rcpt order). */
-PGresult *query_reprocess_messages(struct db *db, const char *shop,
-    const char *since, char **error_r);
 
 /* The user to put in audit rows: $SUDO_USER, $USER or the uid. */
 char *query_actor(void);

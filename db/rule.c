@@ -6,6 +6,15 @@
 #include <string.h>
 
 #include "db/rule.h"
+#include "parsers/classify.h"
+
+const char *
+rule_reason_name(const char *name)
+{
+	enum bounce_reason r = classify_reason_from_name(name);
+
+	return r == REASON_COUNT ? NULL : classify_reason_name(r);
+}
 
 static bool
 rule_str_eq(const char *a, const char *b)
@@ -27,8 +36,8 @@ rule_is_fatal(const struct rule_settings *s, const struct rule_input *in)
 }
 
 enum rule_event
-rule_classify(const struct rule_settings *settings,
-    const struct rule_input *in, bool *fatal_r, const char **why_r)
+rule_classify(const struct rule_settings *settings, const struct rule_input *in,
+	      bool *fatal_r, const char **why_r)
 {
 	*fatal_r = false;
 	*why_r = NULL;
@@ -44,15 +53,16 @@ rule_classify(const struct rule_settings *settings,
 	}
 	if (rule_str_eq(in->side, "sender")) {
 		*why_r = "sender side: the shop's own sending setup, "
-		    "not the customer's address; shop alert raised";
+			 "not the customer's address; shop alert raised";
 		return RULE_SENDER;
 	}
 	if (!rule_str_eq(in->action, "failed") &&
 	    !rule_str_eq(in->reason, "feedback")) {
-		*why_r = in->action == NULL ? "no action: not a failure" :
-		    rule_str_eq(in->action, "delayed") ?
-		    "action delayed: not a failure (only failed counts)" :
-		    "action is not failed: not a failure";
+		*why_r =
+		    in->action == NULL ? "no action: not a failure"
+		    : rule_str_eq(in->action, "delayed")
+			? "action delayed: not a failure (only failed counts)"
+			: "action is not failed: not a failure";
 		return RULE_IGNORE;
 	}
 	if (!in->has_address) {
@@ -69,7 +79,8 @@ rule_classify(const struct rule_settings *settings,
 
 bool
 rule_apply_failure(const struct rule_settings *s, struct rule_state *state,
-    const struct rule_facts *f, bool *suppress_r, char **decision_r)
+		   const struct rule_facts *f, bool *suppress_r,
+		   char **decision_r)
 {
 	const char *reset = NULL;
 	char *detail;
@@ -81,17 +92,16 @@ rule_apply_failure(const struct rule_settings *s, struct rule_state *state,
 	}
 	if (f->orig_counted) {
 		*decision_r = g_strdup("not counted: this original mail "
-		    "already counted for this recipient");
+				       "already counted for this recipient");
 		return false;
 	}
 	if (state->consecutive > 0 && state->last_failure_at != 0 &&
-	    f->when - state->last_failure_at >
-	    (gint64)s->stale_days * 86400) {
+	    f->when - state->last_failure_at > (gint64)s->stale_days * 86400) {
 		reset = "run reset: no failure for the stale window";
 		state->consecutive = 0;
 	} else if (state->consecutive > 0 && f->quiet_send_at != 0) {
 		reset = "run reset: a later send drew no failure within "
-		    "the grace window";
+			"the grace window";
 		state->consecutive = 0;
 	}
 	state->consecutive++;
@@ -99,23 +109,27 @@ rule_apply_failure(const struct rule_settings *s, struct rule_state *state,
 		state->last_failure_at = f->when;
 	if (f->fatal)
 		detail = g_strdup_printf("counted: fatal failure (strike %d "
-		    "of %d)", state->consecutive, s->strike_limit);
+					 "of %d)",
+					 state->consecutive, s->strike_limit);
 	else
 		detail = g_strdup_printf("counted: strike %d of %d",
-		    state->consecutive, s->strike_limit);
+					 state->consecutive, s->strike_limit);
 	*suppress_r = f->fatal || state->consecutive >= s->strike_limit;
 	if (*suppress_r && s->dry_run && state->would_suppress_at != 0)
 		*suppress_r = false; /* already reported as would-be */
-	*decision_r = g_strconcat(detail, reset != NULL ? "; " : "",
-	    reset != NULL ? reset : "", !*suppress_r ? "" : s->dry_run ?
-	    "; would be suppressed (dry run)" : "; suppressed", NULL);
+	*decision_r = g_strconcat(
+	    detail, reset != NULL ? "; " : "", reset != NULL ? reset : "",
+	    !*suppress_r ? ""
+	    : s->dry_run ? "; would be suppressed (dry run)"
+			 : "; suppressed",
+	    NULL);
 	g_free(detail);
 	return true;
 }
 
 char *
-rule_suppress_name(const struct rule_settings *s,
-    const struct rule_facts *f, const char *reason)
+rule_suppress_name(const struct rule_settings *s, const struct rule_facts *f,
+		   const char *reason)
 {
 	if (f->fatal)
 		return g_strdup_printf("fatal:%s", reason);

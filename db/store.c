@@ -16,50 +16,16 @@
 #include "db/addr.h"
 #include "db/rule.h"
 #include "db/store.h"
+#include "db/store_int.h"
 #include "parsers/classify.h"
 
 #define STORE_RETRIES 5
 
-struct store_shop {
-	char *id;
-	char *domains;
-	char *fatal;
-	struct rule_settings rule;
-};
-
-struct store {
-	struct db *db;
-	GPtrArray *shops; /* of struct store_shop *, NULL until loaded */
-};
-
-/* One recipient on its way into the database. */
-struct store_item {
-	unsigned index;
-	const struct bounce_rcpt *rcpt;
-	char *address;      /* normalised, NULL if not an address */
-	char *address_utf8;
-};
-
-/* Per-message context. */
-struct store_msg {
-	struct store *store;
-	const struct bounce_report *report;
-	const struct store_shop *shop; /* attributed, NULL: unattributed */
-	const char *shop_id;
-	const char *message_shop;
-	char message_id[24];
-	char when[32];      /* Unix seconds of the event */
-	gint64 when_s;
-	char *orig_key;
-	const char *attribution;
-	struct store_outcome *out;
-};
-
 const char *
 store_kind_name(enum bounce_kind kind)
 {
-	static const char *const names[] = {"none", "dsn", "bounce",
-	    "autoreply", "feedback", "error"};
+	static const char *const names[] = {"none",      "dsn",      "bounce",
+					    "autoreply", "feedback", "error"};
 
 	return (unsigned)kind < G_N_ELEMENTS(names) ? names[kind] : "error";
 }
@@ -68,7 +34,7 @@ char *
 store_sha256(const char *data, size_t len)
 {
 	return g_compute_checksum_for_data(G_CHECKSUM_SHA256,
-	    (const guchar *)data, len);
+					   (const guchar *)data, len);
 }
 
 static void
@@ -117,7 +83,7 @@ store_outcome_clear(struct store_outcome *out)
 	memset(out, 0, sizeof(*out));
 }
 
-static int
+int
 store_load_shops(struct store *store, char **error_r)
 {
 	PGresult *res;
@@ -125,7 +91,9 @@ store_load_shops(struct store *store, char **error_r)
 
 	if (store->shops != NULL)
 		return 0;
-	res = db_query(store->db, NULL, "SELECT shop_id, sender_domains, "
+	res = db_query(
+	    store->db, NULL,
+	    "SELECT shop_id, sender_domains, "
 	    "strike_limit, grace_days, stale_days, dry_run, "
 	    "array_to_string(fatal_reasons, ',') FROM shops ORDER BY shop_id",
 	    0, NULL, error_r);
@@ -149,7 +117,7 @@ store_load_shops(struct store *store, char **error_r)
 	return 0;
 }
 
-static const struct store_shop *
+const struct store_shop *
 store_find_shop(struct store *store, const char *id)
 {
 	guint i;
@@ -171,16 +139,18 @@ store_shop_exists(struct store *store, const char *shop_id, char **error_r)
 	if (store_find_shop(store, shop_id) != NULL &&
 	    strcmp(shop_id, STORE_UNATTRIBUTED) != 0)
 		return 0;
-	*error_r = g_strdup_printf("shop '%s' does not exist: add it to "
+	*error_r = g_strdup_printf(
+	    "shop '%s' does not exist: add it to "
 	    "bounced.conf and run 'bouncectl db migrate', or run 'bouncectl "
-	    "shop add %s'", shop_id, shop_id);
+	    "shop add %s'",
+	    shop_id, shop_id);
 	return -1;
 }
 
 /* Attribution (issue 3 §4): the original's From against every shop's
    sender domains, most specific match first; else the mailbox's shop;
    else none. */
-static void
+void
 store_attribute(struct store_msg *m, const char *mailbox_shop)
 {
 	const struct store_shop *best = NULL;
@@ -207,8 +177,9 @@ store_attribute(struct store_msg *m, const char *mailbox_shop)
 	if (best != NULL) {
 		m->shop = best;
 		m->attribution = "sender domain";
-	} else if ((m->shop = store_find_shop(m->store, mailbox_shop)) != NULL &&
-	    strcmp(mailbox_shop, STORE_UNATTRIBUTED) != 0) {
+	} else if ((m->shop = store_find_shop(m->store, mailbox_shop)) !=
+		       NULL &&
+		   strcmp(mailbox_shop, STORE_UNATTRIBUTED) != 0) {
 		m->attribution = "mailbox";
 	} else {
 		m->shop = NULL;
@@ -237,8 +208,7 @@ store_event_time(const struct bounce_report *report)
 	return t;
 }
 
-/* "mid:<id>" / "env:<id>" / "msg:<sha256>": one original mail. */
-static char *
+char *
 store_orig_key(const struct bounce_report *report, const char *sha)
 {
 	const char *mid = report->original.message_id;
@@ -268,27 +238,11 @@ store_nz(const char *s)
 	return s != NULL && *s != '\0' ? s : NULL;
 }
 
-/* Inserts the message row.  Returns 1 if inserted, 0 on a replay, -1. */
-static int
-store_insert_message(struct store_msg *m, const struct store_source *src,
-    const char *raw, size_t len, const char *sha, const char *key,
-    char **error_r)
+void
+store_message_params(const struct bounce_report *r, const char **params)
 {
-	const struct bounce_report *r = m->report;
-	char size[24];
-	const char *params[23];
-	int lengths[23] = {0}, formats[23] = {0};
-	PGresult *res;
-	int n = 0, ret;
+	int n = 0;
 
-	g_snprintf(size, sizeof(size), "%zu", len);
-	params[n++] = m->message_shop;
-	params[n++] = src->mailbox_id;
-	params[n++] = key;
-	params[n++] = m->when;
-	params[n++] = NULL; /* raw: binary, see below */
-	params[n++] = sha;
-	params[n++] = size;
 	params[n++] = store_kind_name(r->kind);
 	params[n++] = r->parser;
 	params[n++] = r->error;
@@ -305,11 +259,36 @@ store_insert_message(struct store_msg *m, const struct store_source *src,
 	params[n++] = r->original.to;
 	params[n++] = r->original.subject;
 	params[n++] = r->original.date;
+	g_assert(n == STORE_MESSAGE_PARAMS);
+}
+
+/* Inserts the message row.  Returns 1 if inserted, 0 on a replay, -1. */
+static int
+store_insert_message(struct store_msg *m, const struct store_source *src,
+		     const char *raw, size_t len, const char *sha,
+		     const char *key, char **error_r)
+{
+	char size[24];
+	const char *params[7 + STORE_MESSAGE_PARAMS];
+	int lengths[7 + STORE_MESSAGE_PARAMS] = {0};
+	int formats[7 + STORE_MESSAGE_PARAMS] = {0};
+	PGresult *res;
+	int ret;
+
+	g_snprintf(size, sizeof(size), "%zu", len);
+	params[0] = m->message_shop;
+	params[1] = src->mailbox_id;
+	params[2] = key;
+	params[3] = m->when;
 	/* raw bytes go as a binary parameter: no escaping, NULs kept */
 	params[4] = raw;
 	lengths[4] = (int)len;
 	formats[4] = 1;
-	res = db_query_bin(m->store->db, "store_message",
+	params[5] = sha;
+	params[6] = size;
+	store_message_params(m->report, params + 7);
+	res = db_query_bin(
+	    m->store->db, "store_message",
 	    "INSERT INTO messages (shop_id, mailbox_id, msg_key, "
 	    "occurred_at, raw, sha256, size, kind, parser, parse_error, "
 	    "subject, from_addr, reporting_mta, report_date, feedback_type, "
@@ -318,35 +297,30 @@ store_insert_message(struct store_msg *m, const struct store_source *src,
 	    "VALUES ($1, $2, $3, to_timestamp($4::float8), $5, $6, $7, $8, "
 	    "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, "
 	    "$22, $23) ON CONFLICT (shop_id, mailbox_id, msg_key) DO NOTHING "
-	    "RETURNING message_id", n, params, lengths, formats, error_r);
+	    "RETURNING message_id",
+	    7 + STORE_MESSAGE_PARAMS, params, lengths, formats, error_r);
 	if (res == NULL)
 		return -1;
 	ret = PQntuples(res) == 1;
 	if (ret)
 		g_strlcpy(m->message_id, PQgetvalue(res, 0, 0),
-		    sizeof(m->message_id));
+			  sizeof(m->message_id));
 	PQclear(res);
 	return ret;
 }
 
-/* Inserts the result row for item with the rule's outcome.  Sets
-   result_id (at least 24 bytes). */
-static int
-store_insert_result(struct store_msg *m, const struct store_item *it,
-    bool counted, bool fatal, const char *decision, char *result_id,
-    char **error_r)
+void
+store_result_params(const struct store_msg *m, const struct store_item *it,
+		    const char **params, char *index_buf)
 {
 	const struct bounce_rcpt *rc = it->rcpt;
-	char index[16];
-	const char *params[27];
-	PGresult *res;
 	int n = 0;
 
-	g_snprintf(index, sizeof(index), "%u", it->index);
+	g_snprintf(index_buf, 16, "%u", it->index);
 	params[n++] = m->shop_id;
 	params[n++] = m->message_shop;
 	params[n++] = m->message_id;
-	params[n++] = index;
+	params[n++] = index_buf;
 	params[n++] = m->attribution;
 	params[n++] = m->when;
 	params[n++] = store_kind_name(m->report->kind);
@@ -355,8 +329,8 @@ store_insert_result(struct store_msg *m, const struct store_item *it,
 	params[n++] = it->address;
 	params[n++] = rc->original_recipient;
 	params[n++] = rc->action;
-	params[n++] = rc->status;
-	params[n++] = rc->replycode;
+	params[n++] = store_nz(rc->status);
+	params[n++] = store_nz(rc->replycode);
 	params[n++] = rc->diagnostic;
 	params[n++] = rc->remote_mta;
 	params[n++] = rc->last_attempt;
@@ -367,38 +341,59 @@ store_insert_result(struct store_msg *m, const struct store_item *it,
 	params[n++] = store_nz(m->report->order_number);
 	params[n++] = store_nz(m->report->mail_type);
 	params[n++] = m->orig_key;
-	params[n++] = counted ? "t" : "f";
-	params[n++] = fatal ? "t" : "f";
-	params[n++] = decision;
-	res = db_query(m->store->db, "store_result",
+	g_assert(n == STORE_RESULT_PARAMS);
+}
+
+/* Inserts the result row for item with the rule's outcome.  Sets
+   result_id (at least 24 bytes). */
+static int
+store_insert_result(struct store_msg *m, const struct store_item *it,
+		    bool counted, bool fatal, const char *decision,
+		    char *result_id, char **error_r)
+{
+	char index[16];
+	const char *params[STORE_RESULT_PARAMS + 3];
+	PGresult *res;
+
+	store_result_params(m, it, params, index);
+	params[STORE_RESULT_PARAMS] = counted ? "t" : "f";
+	params[STORE_RESULT_PARAMS + 1] = fatal ? "t" : "f";
+	params[STORE_RESULT_PARAMS + 2] = decision;
+	res = db_query(
+	    m->store->db, "store_result",
 	    "INSERT INTO results (shop_id, message_shop_id, message_id, "
 	    "rcpt_index, attribution, occurred_at, kind, parser, recipient, "
 	    "address, original_recipient, action, status, replycode, "
 	    "diagnostic, remote_mta, last_attempt, reason, hardbounce, side, "
 	    "rule, order_number, mail_type, orig_key, counted, fatal, "
 	    "decision) VALUES ($1, $2, $3, $4, $5, to_timestamp($6::float8), "
-	    "$7, $8, $9, $10, $11, $12, nullif($13, ''), nullif($14, ''), "
-	    "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) "
-	    "RETURNING result_id", n, params, error_r);
+	    "$7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
+	    "$20, $21, $22, $23, $24, $25, $26, $27) RETURNING result_id",
+	    STORE_RESULT_PARAMS + 3, params, error_r);
 	if (res == NULL)
 		return -1;
 	g_strlcpy(result_id, PQgetvalue(res, 0, 0), 24);
 	PQclear(res);
-	m->out->results++;
+	if (m->out != NULL)
+		m->out->results++;
 	return 0;
 }
 
-/* Writes an outbox row of kind for result_id. */
-static int
+int
 store_outbox(struct store_msg *m, const char *kind, const char *result_id,
-    const struct store_item *it, const char *decision, char **error_r)
+	     const struct store_item *it, const char *decision, char **error_r)
 {
-	const char *params[8] = {m->shop_id, kind, result_id, it->address,
-	    classify_reason_name(it->rcpt->reason),
-	    store_nz(m->report->order_number),
-	    store_nz(m->report->mail_type), decision};
+	const char *params[8] = {m->shop_id,
+				 kind,
+				 result_id,
+				 it->address,
+				 classify_reason_name(it->rcpt->reason),
+				 store_nz(m->report->order_number),
+				 store_nz(m->report->mail_type),
+				 decision};
 
-	return db_exec(m->store->db, "store_outbox",
+	return db_exec(
+	    m->store->db, "store_outbox",
 	    "INSERT INTO notify_outbox (shop_id, kind, result_id, payload) "
 	    "VALUES ($1, $2, $3, jsonb_strip_nulls(jsonb_build_object("
 	    "'address', $4::text, 'reason', $5::text, 'order_number', "
@@ -408,76 +403,91 @@ store_outbox(struct store_msg *m, const char *kind, const char *result_id,
 
 /* A success (delivered, auto-reply) breaks the address's run. */
 static int
-store_success(struct store_msg *m, const struct store_item *it,
-    const char *why, char **error_r)
+store_success(struct store_msg *m, const struct store_item *it, const char *why,
+	      char **error_r)
 {
 	char result_id[24];
 	const char *params[4] = {m->shop_id, it->address, m->when, why};
 
-	if (store_insert_result(m, it, false, false, why, result_id,
-	    error_r) < 0)
+	if (store_insert_result(m, it, false, false, why, result_id, error_r) <
+	    0)
 		return -1;
 	if (m->shop == NULL)
 		return 0;
 	return db_exec(m->store->db, "store_success",
-	    "UPDATE recipient_state SET consecutive = 0, "
-	    "last_success_at = greatest(last_success_at, "
-	    "to_timestamp($3::float8)), last_success_why = $4, "
-	    "updated_at = now() WHERE shop_id = $1 AND address = $2",
-	    4, params, error_r);
+		       "UPDATE recipient_state SET consecutive = 0, "
+		       "last_success_at = greatest(last_success_at, "
+		       "to_timestamp($3::float8)), last_success_why = $4, "
+		       "updated_at = now() WHERE shop_id = $1 AND address = $2",
+		       4, params, error_r);
+}
+
+int
+store_alert(struct store_msg *m, const struct store_item *it,
+	    const char *result_id, const char *why, char **error_r)
+{
+	const struct bounce_rcpt *rc = it->rcpt;
+	const char *provider =
+	    rc->remote_mta != NULL ? rc->remote_mta : m->report->reporting_mta;
+	const char *params[6] = {m->shop_id,
+				 result_id,
+				 provider,
+				 classify_reason_name(rc->reason),
+				 store_nz(rc->status),
+				 rc->diagnostic};
+
+	if (db_exec(m->store->db, "store_alert",
+		    "INSERT INTO shop_alerts (shop_id, result_id, provider, "
+		    "reason, "
+		    "status, diagnostic) VALUES ($1, $2, $3, $4, $5, $6)",
+		    6, params, error_r) < 0 ||
+	    store_outbox(m, "sender_alert", result_id, it, why, error_r) < 0)
+		return -1;
+	if (m->out != NULL)
+		m->out->alerts++;
+	return 0;
 }
 
 /* A sender-side result: recorded, never counted, a shop alert. */
 static int
-store_sender(struct store_msg *m, const struct store_item *it,
-    const char *why, char **error_r)
+store_sender(struct store_msg *m, const struct store_item *it, const char *why,
+	     char **error_r)
 {
-	const struct bounce_rcpt *rc = it->rcpt;
 	char result_id[24];
-	const char *provider = rc->remote_mta != NULL ? rc->remote_mta :
-	    m->report->reporting_mta;
-	const char *params[6] = {m->shop_id, result_id, provider,
-	    classify_reason_name(rc->reason), store_nz(rc->status),
-	    rc->diagnostic};
 
-	if (store_insert_result(m, it, false, false, why, result_id,
-	    error_r) < 0)
+	if (store_insert_result(m, it, false, false, why, result_id, error_r) <
+	    0)
 		return -1;
 	if (m->shop == NULL)
 		return 0;
-	if (db_exec(m->store->db, "store_alert",
-	    "INSERT INTO shop_alerts (shop_id, result_id, provider, reason, "
-	    "status, diagnostic) VALUES ($1, $2, $3, $4, $5, $6)", 6, params,
-	    error_r) < 0 ||
-	    store_outbox(m, "sender_alert", result_id, it, why, error_r) < 0)
-		return -1;
-	m->out->alerts++;
-	return 0;
+	return store_alert(m, it, result_id, why, error_r);
 }
 
 static gint64
 store_epoch(const PGresult *res, int row, int col)
 {
-	return PQgetisnull(res, row, col) ? 0 :
-	    g_ascii_strtoll(PQgetvalue(res, row, col), NULL, 10);
+	return PQgetisnull(res, row, col)
+		   ? 0
+		   : g_ascii_strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
 /* Locks and reads the address's state (creating it). */
 static int
 store_lock_state(struct store_msg *m, const struct store_item *it,
-    struct rule_state *st, char **error_r)
+		 struct rule_state *st, char **error_r)
 {
 	const char *params[2] = {m->shop_id, it->address};
 	PGresult *res;
 
-	res = db_query(m->store->db, "store_lock_state",
-	    "INSERT INTO recipient_state AS s (shop_id, address) "
-	    "VALUES ($1, $2) ON CONFLICT (shop_id, address) DO UPDATE "
-	    "SET updated_at = s.updated_at RETURNING consecutive, "
-	    "floor(extract(epoch FROM last_failure_at))::bigint, "
-	    "floor(extract(epoch FROM suppressed_at))::bigint, "
-	    "floor(extract(epoch FROM would_suppress_at))::bigint",
-	    2, params, error_r);
+	res =
+	    db_query(m->store->db, "store_lock_state",
+		     "INSERT INTO recipient_state AS s (shop_id, address) "
+		     "VALUES ($1, $2) ON CONFLICT (shop_id, address) DO UPDATE "
+		     "SET updated_at = s.updated_at RETURNING consecutive, "
+		     "floor(extract(epoch FROM last_failure_at))::bigint, "
+		     "floor(extract(epoch FROM suppressed_at))::bigint, "
+		     "floor(extract(epoch FROM would_suppress_at))::bigint",
+		     2, params, error_r);
 	if (res == NULL)
 		return -1;
 	st->consecutive = atoi(PQgetvalue(res, 0, 0));
@@ -488,58 +498,76 @@ store_lock_state(struct store_msg *m, const struct store_item *it,
 	return 0;
 }
 
+int
+store_quiet_send(struct db *db, const char *shop_id, const char *address,
+		 const char *address_utf8, gint64 last_failure_at, gint64 when,
+		 int grace_days, const char *orig_key, gint64 *at_r,
+		 char **error_r)
+{
+	char last[24], now[24], grace[16];
+	const char *p[7] = {shop_id,
+			    address,
+			    last,
+			    now,
+			    grace,
+			    orig_key,
+			    address_utf8 != NULL ? address_utf8 : address};
+	PGresult *res;
+
+	g_snprintf(last, sizeof(last), "%" G_GINT64_FORMAT, last_failure_at);
+	g_snprintf(now, sizeof(now), "%" G_GINT64_FORMAT, when);
+	g_snprintf(grace, sizeof(grace), "%d", grace_days);
+	/* A send after the last failure, at least the grace window before
+	   this one, that is not this failure's original and drew no failure
+	   of its own: the mail got through, the run is broken. */
+	res = db_query(
+	    db, "store_quiet_send",
+	    "SELECT floor(extract(epoch FROM max(l.sent_at)))::bigint "
+	    "FROM send_log l WHERE l.shop_id = $1 AND "
+	    "l.address IN ($2, $7) AND "
+	    "l.sent_at > to_timestamp($3::float8) AND l.sent_at <= "
+	    "to_timestamp($4::float8) - make_interval(days => $5::int) "
+	    "AND $6 NOT IN ('mid:' || coalesce(l.message_id, ''), "
+	    "'env:' || coalesce(l.envelope_id, '')) AND NOT EXISTS ("
+	    "SELECT 1 FROM results r WHERE r.shop_id = l.shop_id AND "
+	    "r.address = $2 AND r.action = 'failed' AND r.orig_key IN "
+	    "('mid:' || l.message_id, 'env:' || l.envelope_id))",
+	    7, p, error_r);
+	if (res == NULL)
+		return -1;
+	*at_r = store_epoch(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
 /* Fills the facts the rule needs from the database. */
 static int
 store_facts(struct store_msg *m, const struct store_item *it,
-    const struct rule_state *st, struct rule_facts *f, char **error_r)
+	    const struct rule_state *st, struct rule_facts *f, char **error_r)
 {
-	char last[24], grace[16];
 	const char *p1[3] = {m->shop_id, it->address, m->orig_key};
 	PGresult *res;
 
 	res = db_query(m->store->db, "store_orig_counted",
-	    "SELECT 1 FROM counted_originals WHERE shop_id = $1 AND "
-	    "address = $2 AND orig_key = $3", 3, p1, error_r);
+		       "SELECT 1 FROM counted_originals WHERE shop_id = $1 AND "
+		       "address = $2 AND orig_key = $3",
+		       3, p1, error_r);
 	if (res == NULL)
 		return -1;
 	f->orig_counted = PQntuples(res) > 0;
 	PQclear(res);
 	if (st->consecutive == 0 || f->orig_counted)
 		return 0;
-	/* A send after the last failure, at least the grace window before
-	   this one, that is not this failure's original and drew no failure
-	   of its own: the mail got through, the run is broken. */
-	g_snprintf(last, sizeof(last), "%" G_GINT64_FORMAT,
-	    st->last_failure_at);
-	g_snprintf(grace, sizeof(grace), "%d", m->shop->rule.grace_days);
-	{
-		const char *p2[7] = {m->shop_id, it->address, last, m->when,
-		    grace, m->orig_key, it->address_utf8};
-
-		res = db_query(m->store->db, "store_quiet_send",
-		    "SELECT floor(extract(epoch FROM max(l.sent_at)))::bigint "
-		    "FROM send_log l WHERE l.shop_id = $1 AND "
-		    "l.address IN ($2, $7) AND "
-		    "l.sent_at > to_timestamp($3::float8) AND l.sent_at <= "
-		    "to_timestamp($4::float8) - make_interval(days => $5::int) "
-		    "AND $6 NOT IN ('mid:' || coalesce(l.message_id, ''), "
-		    "'env:' || coalesce(l.envelope_id, '')) AND NOT EXISTS ("
-		    "SELECT 1 FROM results r WHERE r.shop_id = l.shop_id AND "
-		    "r.address = $2 AND r.action = 'failed' AND r.orig_key IN "
-		    "('mid:' || l.message_id, 'env:' || l.envelope_id))",
-		    7, p2, error_r);
-	}
-	if (res == NULL)
-		return -1;
-	f->quiet_send_at = store_epoch(res, 0, 0);
-	PQclear(res);
-	return 0;
+	return store_quiet_send(m->store->db, m->shop_id, it->address,
+				it->address_utf8, st->last_failure_at,
+				m->when_s, m->shop->rule.grace_days,
+				m->orig_key, &f->quiet_send_at, error_r);
 }
 
 /* A failure: lock the state, decide, record, suppress. */
 static int
 store_failure(struct store_msg *m, const struct store_item *it, bool fatal,
-    char **error_r)
+	      char **error_r)
 {
 	const struct rule_settings *rs = &m->shop->rule;
 	struct rule_state st = {0};
@@ -556,7 +584,7 @@ store_failure(struct store_msg *m, const struct store_item *it, bool fatal,
 		return -1;
 	counted = rule_apply_failure(rs, &st, &f, &suppress, &decision);
 	if (store_insert_result(m, it, counted, fatal, decision, result_id,
-	    error_r) < 0)
+				error_r) < 0)
 		goto out;
 	if (!counted) {
 		ret = 0;
@@ -565,45 +593,56 @@ store_failure(struct store_msg *m, const struct store_item *it, bool fatal,
 	m->out->counted++;
 	g_snprintf(cons, sizeof(cons), "%d", st.consecutive);
 	g_snprintf(lastf, sizeof(lastf), "%" G_GINT64_FORMAT,
-	    st.last_failure_at);
+		   st.last_failure_at);
 	if (suppress) {
-		rule = rule_suppress_name(rs, &f,
-		    classify_reason_name(it->rcpt->reason));
+		rule = rule_suppress_name(
+		    rs, &f, classify_reason_name(it->rcpt->reason));
 		m->out->suppressed++;
 	}
 	{
-		const char *params[9] = {m->shop_id, it->address, cons, lastf,
-		    m->when, suppress && !rs->dry_run ? "t" : "f",
-		    suppress && rs->dry_run ? "t" : "f", rule, result_id};
+		const char *params[9] = {m->shop_id,
+					 it->address,
+					 cons,
+					 lastf,
+					 m->when,
+					 suppress && !rs->dry_run ? "t" : "f",
+					 suppress && rs->dry_run ? "t" : "f",
+					 rule,
+					 result_id};
 		const char *p2[4] = {m->shop_id, it->address, m->orig_key,
-		    result_id};
+				     result_id};
 
-		if (db_exec(m->store->db, "store_state",
-		    "UPDATE recipient_state SET consecutive = $3, "
-		    "last_failure_at = to_timestamp($4::float8), "
-		    "first_failure_at = coalesce(first_failure_at, "
-		    "to_timestamp($5::float8)), "
-		    "suppressed_at = CASE WHEN $6 THEN to_timestamp($5::float8) "
-		    "ELSE suppressed_at END, "
-		    "suppressed_rule = CASE WHEN $6 THEN $8 "
-		    "ELSE suppressed_rule END, "
-		    "suppressed_result = CASE WHEN $6 THEN $9::bigint "
-		    "ELSE suppressed_result END, "
-		    "would_suppress_at = CASE WHEN $7 THEN "
-		    "to_timestamp($5::float8) ELSE would_suppress_at END, "
-		    "would_suppress_rule = CASE WHEN $7 THEN $8 "
-		    "ELSE would_suppress_rule END, updated_at = now() "
-		    "WHERE shop_id = $1 AND address = $2", 9, params,
-		    error_r) < 0 ||
+		if (db_exec(
+			m->store->db, "store_state",
+			"UPDATE recipient_state SET consecutive = $3, "
+			"last_failure_at = to_timestamp($4::float8), "
+			"first_failure_at = coalesce(first_failure_at, "
+			"to_timestamp($5::float8)), "
+			"suppressed_at = CASE WHEN $6 THEN "
+			"to_timestamp($5::float8) "
+			"ELSE suppressed_at END, "
+			"suppressed_rule = CASE WHEN $6 THEN $8 "
+			"ELSE suppressed_rule END, "
+			"suppressed_result = CASE WHEN $6 THEN $9::bigint "
+			"ELSE suppressed_result END, "
+			"would_suppress_at = CASE WHEN $7 THEN "
+			"to_timestamp($5::float8) ELSE would_suppress_at END, "
+			"would_suppress_rule = CASE WHEN $7 THEN $8 "
+			"ELSE would_suppress_rule END, updated_at = now() "
+			"WHERE shop_id = $1 AND address = $2",
+			9, params, error_r) < 0 ||
 		    db_exec(m->store->db, "store_counted_orig",
-		    "INSERT INTO counted_originals (shop_id, address, orig_key, "
-		    "result_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-		    4, p2, error_r) < 0)
+			    "INSERT INTO counted_originals (shop_id, address, "
+			    "orig_key, "
+			    "result_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO "
+			    "NOTHING",
+			    4, p2, error_r) < 0)
 			goto out;
 	}
 	if (store_outbox(m, "failure", result_id, it, decision, error_r) < 0 ||
-	    (suppress && store_outbox(m, rs->dry_run ? "would_suppress" :
-	    "suppressed", result_id, it, decision, error_r) < 0))
+	    (suppress &&
+	     store_outbox(m, rs->dry_run ? "would_suppress" : "suppressed",
+			  result_id, it, decision, error_r) < 0))
 		goto out;
 	ret = 0;
 out:
@@ -622,18 +661,12 @@ store_item_cmp(gconstpointer a, gconstpointer b)
 	return strcmp(x->address, y->address);
 }
 
-/* Records every recipient of the message, in address order. */
-static int
-store_items(struct store_msg *m, char **error_r)
+GArray *
+store_items_new(const struct bounce_report *report)
 {
-	const GPtrArray *rcpts = m->report->rcpts;
+	const GPtrArray *rcpts = report->rcpts;
 	GArray *items = g_array_new(FALSE, TRUE, sizeof(struct store_item));
-	struct rule_settings none = {0};
-	struct rule_input in;
-	const char *why;
-	bool fatal;
 	guint i;
-	int ret = 0;
 
 	for (i = 0; rcpts != NULL && i < rcpts->len; i++) {
 		struct store_item it = {i, rcpts->pdata[i], NULL, NULL};
@@ -641,32 +674,79 @@ store_items(struct store_msg *m, char **error_r)
 		const char *a = it.rcpt->recipient;
 
 		/* an auto-reply names its sender, not a recipient */
-		if (a == NULL && m->report->kind == BOUNCE_KIND_AUTOREPLY)
-			a = m->report->from;
+		if (a == NULL && report->kind == BOUNCE_KIND_AUTOREPLY)
+			a = report->from;
 		if (a != NULL) {
 			char *spec = addr_from_header(a);
 
-			if (addr_normalize(spec != NULL ? spec : a,
-			    &it.address, &it.address_utf8, &err) < 0)
+			if (addr_normalize(spec != NULL ? spec : a, &it.address,
+					   &it.address_utf8, &err) < 0)
 				g_free(err);
 			g_free(spec);
 		}
 		g_array_append_val(items, it);
 	}
+	return items;
+}
+
+void
+store_items_free(GArray *items)
+{
+	guint i;
+
+	for (i = 0; i < items->len; i++) {
+		g_free(g_array_index(items, struct store_item, i).address);
+		g_free(g_array_index(items, struct store_item, i).address_utf8);
+	}
+	g_array_free(items, TRUE);
+}
+
+enum rule_event
+store_classify(const struct store_msg *m, const struct store_item *it,
+	       bool *fatal_r, const char **why_r)
+{
+	static const struct rule_settings none = {0};
+	struct rule_input in;
+
+	in.kind = store_kind_name(m->report->kind);
+	in.action = it->rcpt->action;
+	in.reason = classify_reason_name(it->rcpt->reason);
+	in.hardbounce = it->rcpt->hardbounce;
+	in.side = classify_side_name(it->rcpt->side);
+	in.has_address = it->address != NULL;
+	in.attributed = m->shop != NULL;
+	return rule_classify(m->shop != NULL ? &m->shop->rule : &none, &in,
+			     fatal_r, why_r);
+}
+
+/* Records a result the rule ignores ("not counted: why"). */
+static int
+store_ignored(struct store_msg *m, const struct store_item *it, const char *why,
+	      char **error_r)
+{
+	char rid[24], *d = g_strconcat("not counted: ", why, NULL);
+	int ret = store_insert_result(m, it, false, false, d, rid, error_r);
+
+	g_free(d);
+	return ret;
+}
+
+/* Records every recipient of the message, in address order. */
+static int
+store_items(struct store_msg *m, char **error_r)
+{
+	GArray *items = store_items_new(m->report);
+	const char *why;
+	bool fatal;
+	guint i;
+	int ret = 0;
+
 	g_array_sort(items, store_item_cmp);
 	for (i = 0; ret == 0 && i < items->len; i++) {
-		struct store_item *it = &g_array_index(items, struct store_item,
-		    i);
+		struct store_item *it =
+		    &g_array_index(items, struct store_item, i);
 
-		in.kind = store_kind_name(m->report->kind);
-		in.action = it->rcpt->action;
-		in.reason = classify_reason_name(it->rcpt->reason);
-		in.hardbounce = it->rcpt->hardbounce;
-		in.side = classify_side_name(it->rcpt->side);
-		in.has_address = it->address != NULL;
-		in.attributed = m->shop != NULL;
-		switch (rule_classify(m->shop != NULL ? &m->shop->rule : &none,
-		    &in, &fatal, &why)) {
+		switch (store_classify(m, it, &fatal, &why)) {
 		case RULE_SUCCESS:
 			ret = store_success(m, it, why, error_r);
 			break;
@@ -678,29 +758,18 @@ store_items(struct store_msg *m, char **error_r)
 			break;
 		case RULE_IGNORE:
 		default:
-			{
-				char rid[24], *d = g_strconcat(
-				    "not counted: ", why, NULL);
-
-				ret = store_insert_result(m, it, false, false,
-				    d, rid, error_r);
-				g_free(d);
-			}
+			ret = store_ignored(m, it, why, error_r);
 			break;
 		}
 	}
-	for (i = 0; i < items->len; i++) {
-		g_free(g_array_index(items, struct store_item, i).address);
-		g_free(g_array_index(items, struct store_item, i).address_utf8);
-	}
-	g_array_free(items, TRUE);
+	store_items_free(items);
 	return ret;
 }
 
 /* Advances the IMAP cursor; a new UIDVALIDITY replaces the old cursor. */
 static int
 store_cursor(struct store_msg *m, const struct store_source *src,
-    char **error_r)
+	     char **error_r)
 {
 	char v[24], u[24];
 	const char *params[4] = {m->message_shop, src->mailbox_id, v, u};
@@ -709,32 +778,37 @@ store_cursor(struct store_msg *m, const struct store_source *src,
 		return 0;
 	g_snprintf(v, sizeof(v), "%" G_GINT64_FORMAT, src->uidvalidity);
 	g_snprintf(u, sizeof(u), "%" G_GINT64_FORMAT, src->uid);
-	return db_exec(m->store->db, "store_cursor",
+	return db_exec(
+	    m->store->db, "store_cursor",
 	    "UPDATE mailboxes SET last_uid = CASE WHEN uidvalidity IS "
 	    "DISTINCT FROM $3::bigint THEN $4::bigint ELSE greatest(last_uid, "
 	    "$4::bigint) END, uidvalidity = $3::bigint, updated_at = now() "
-	    "WHERE shop_id = $1 AND mailbox_id = $2", 4, params, error_r);
+	    "WHERE shop_id = $1 AND mailbox_id = $2",
+	    4, params, error_r);
 }
 
 /* One attempt at the whole transaction. */
 static int
 store_record_tx(struct store_msg *m, const struct store_source *src,
-    const char *raw, size_t len, const char *sha, const char *key,
-    char **error_r)
+		const char *raw, size_t len, const char *sha, const char *key,
+		char **error_r)
 {
 	const char *params[3] = {m->message_shop, src->mailbox_id,
-	    src->protocol != NULL ? src->protocol : "ingest"};
+				 src->protocol != NULL ? src->protocol
+						       : "ingest"};
 	int ins;
 
 	m->out->results = m->out->counted = m->out->suppressed = 0;
 	m->out->alerts = 0;
 	if (db_begin(m->store->db, error_r) < 0)
 		return -1;
-	if (db_exec(m->store->db, "store_mailbox",
-	    "INSERT INTO mailboxes (shop_id, mailbox_id, protocol) VALUES "
-	    "($1, $2, $3) ON CONFLICT DO NOTHING", 3, params, error_r) < 0 ||
-	    (ins = store_insert_message(m, src, raw, len, sha, key,
-	    error_r)) < 0)
+	if (db_exec(
+		m->store->db, "store_mailbox",
+		"INSERT INTO mailboxes (shop_id, mailbox_id, protocol) VALUES "
+		"($1, $2, $3) ON CONFLICT DO NOTHING",
+		3, params, error_r) < 0 ||
+	    (ins = store_insert_message(m, src, raw, len, sha, key, error_r)) <
+		0)
 		goto fail;
 	m->out->duplicate = ins == 0;
 	if (ins == 1 && store_items(m, error_r) < 0)
@@ -750,8 +824,8 @@ fail:
 
 int
 store_record(struct store *store, const struct store_source *src,
-    const char *raw, size_t len, const struct bounce_report *report,
-    struct store_outcome *out, char **error_r)
+	     const char *raw, size_t len, const struct bounce_report *report,
+	     struct store_outcome *out, char **error_r)
 {
 	struct store_msg m = {0};
 	char *sha, *key;
@@ -760,10 +834,11 @@ store_record(struct store *store, const struct store_source *src,
 	memset(out, 0, sizeof(*out));
 	if (store_load_shops(store, error_r) < 0)
 		return -1;
-	m.message_shop = src->shop_id != NULL ? src->shop_id :
-	    STORE_UNATTRIBUTED;
+	m.message_shop =
+	    src->shop_id != NULL ? src->shop_id : STORE_UNATTRIBUTED;
 	if (store_find_shop(store, m.message_shop) == NULL) {
-		*error_r = g_strdup_printf("shop '%s' does not exist: add it "
+		*error_r = g_strdup_printf(
+		    "shop '%s' does not exist: add it "
 		    "with 'bouncectl shop add %s' or in bounced.conf",
 		    m.message_shop, m.message_shop);
 		return -1;
@@ -772,8 +847,8 @@ store_record(struct store *store, const struct store_source *src,
 	m.report = report;
 	m.out = out;
 	sha = store_sha256(raw, len);
-	key = src->msg_key != NULL ? g_strdup(src->msg_key) :
-	    g_strconcat("sha256:", sha, NULL);
+	key = src->msg_key != NULL ? g_strdup(src->msg_key)
+				   : g_strconcat("sha256:", sha, NULL);
 	m.when_s = store_event_time(report);
 	g_snprintf(m.when, sizeof(m.when), "%" G_GINT64_FORMAT, m.when_s);
 	m.orig_key = store_orig_key(report, sha);

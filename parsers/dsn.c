@@ -344,14 +344,62 @@ fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 }
 
 static int
+finish(const struct bounce_input *in, struct bounce_report *report)
+{
+	fill_from_text(in, report);
+	report_drop_nameless(report);
+	if (report->rcpts->len == 0)
+		return 0;
+	report->kind = BOUNCE_KIND_DSN;
+	return 1;
+}
+
+static int
 parse(const struct bounce_input *in, struct bounce_report *report)
 {
 	if (in->delivery_status == NULL ||
 	    dsn_parse_fields(in->delivery_status, report) == 0)
 		return 0;
-	fill_from_text(in, report);
-	report->kind = BOUNCE_KIND_DSN;
-	return 1;
+	return finish(in, report);
 }
 
 const struct bounce_parser fmt_dsn = {"rfc3464", parse};
+
+/* Returns the start of the first line of text beginning with name
+   (case-insensitive), or NULL. */
+static const char *
+find_field_line(const char *text, const char *name)
+{
+	const char *p = text;
+
+	while (p != NULL && *p != '\0') {
+		if (text_starts_ci(p, name))
+			return p;
+		p = strchr(p, '\n');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Delivery-status fields written into the text itself: a DSN forwarded
+   as text, or MTAs that paste the fields into a single-part bounce
+   (Sisimai's "unknown MTA #5" shape). */
+static int
+parse_text(const struct bounce_input *in, struct bounce_report *report)
+{
+	const char *start, *mta;
+
+	if (in->delivery_status != NULL ||
+	    (start = find_field_line(in->body, "Final-Recipient:")) == NULL ||
+	    (find_field_line(start, "Action:") == NULL &&
+		find_field_line(start, "Status:") == NULL))
+		return 0;
+	mta = find_field_line(in->body, "Reporting-MTA:");
+	if (mta != NULL && mta < start)
+		start = mta;
+	if (dsn_parse_fields(start, report) == 0)
+		return 0;
+	return finish(in, report);
+}
+
+const struct bounce_parser fmt_dsn_text = {"rfc3464-text", parse_text};

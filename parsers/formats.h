@@ -2,7 +2,8 @@
  * formats.h - every format parser of the registry (see registry.h).
  *
  * One parser per format.  Files group related formats:
- *   dsn.c           RFC 3464 / RFC 6533 multipart/report
+ *   dsn.c           RFC 3464 / RFC 6533 multipart/report, and the same
+ *                   fields pasted into a text bounce
  *   fmt_arf.c       RFC 5965 feedback reports (ARF)
  *   fmt_autoreply.c RFC 3834 auto-replies and vacation texts
  *   fmt_mta.c       MTA plain-text bounces (qmail, Exim, Postfix, ...)
@@ -17,6 +18,7 @@
 #include "registry.h"
 
 extern const struct bounce_parser fmt_dsn;
+extern const struct bounce_parser fmt_dsn_text;
 extern const struct bounce_parser fmt_arf;
 extern const struct bounce_parser fmt_autoreply;
 extern const struct bounce_parser fmt_generic;

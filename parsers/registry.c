@@ -5,7 +5,8 @@
  * their MIME structure and go first; then auto-replies (so a vacation
  * reply is never read as a bounce); then the specific text formats, whose
  * match tests are narrow (sender, subject, marker lines); the generic
- * parser comes last.
+ * parsers come last: delivery-status fields pasted into text, then
+ * anything that looks like a bounce.
  */
 #include "formats.h"
 
@@ -39,5 +40,6 @@ registry_parse(const struct bounce_input *in, struct bounce_report *report)
 		for (j = 0; groups[i][j] != NULL; j++)
 			if (try_parser(groups[i][j], in, report))
 				return 1;
-	return try_parser(&fmt_generic, in, report);
+	return try_parser(&fmt_dsn_text, in, report) ||
+	    try_parser(&fmt_generic, in, report);
 }

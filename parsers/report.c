@@ -217,6 +217,23 @@ report_set_replycode(struct bounce_rcpt *rcpt, const char *text)
 }
 
 void
+report_drop_nameless(struct bounce_report *report)
+{
+	guint i = 0;
+
+	while (i < report->rcpts->len) {
+		struct bounce_rcpt *r = g_ptr_array_index(report->rcpts, i);
+
+		if (r->recipient != NULL) {
+			i++;
+			continue;
+		}
+		rcpt_free(r);
+		g_ptr_array_remove_index(report->rcpts, i);
+	}
+}
+
+void
 report_set_error(struct bounce_report *report, const char *why)
 {
 	rcpts_clear(report);

@@ -148,6 +148,9 @@ bool report_set_status(struct bounce_rcpt *rcpt, const char *text);
    by space, '-' or end) in text.  Returns true if set. */
 bool report_set_replycode(struct bounce_rcpt *rcpt, const char *text);
 
+/* Removes (and frees) the recipients whose address is unknown. */
+void report_drop_nameless(struct bounce_report *report);
+
 /* Marks report as an error with a copy of why, dropping any recipients. */
 void report_set_error(struct bounce_report *report, const char *why);
 

@@ -125,11 +125,31 @@ check "remove audited" 0 "unsuppress|au-unknown@ezweb.ne.jp|customer fixed it" \
 check "remove again" 1 "is not suppressed" \
     "$BC" suppression remove au-unknown@ezweb.ne.jp --reason "again"
 
-check "reprocess unchanged" 0 ", 0 would change" \
+check "reprocess unchanged" 0 "re-parsed, 0 changed, 0 addresses" \
     "$BC" reprocess --shop shop1 --since 2000-01-01
-sql "UPDATE results SET reason = 'mailboxfull' WHERE recipient = 'au-unknown@ezweb.ne.jp'" >/dev/null
-check "reprocess detects a change" 0 "now:      au-unknown@ezweb.ne.jp failed userunknown recipient" \
+# as if an older parser had called the hard bounce a full mailbox
+sql "UPDATE results SET reason = 'mailboxfull', hardbounce = false WHERE recipient = 'au-unknown@ezweb.ne.jp'" >/dev/null
+check "reprocess dry run" 0 "(dry run: nothing was changed)" \
+    "$BC" reprocess --shop shop1 --since 2000-01-01 --dry-run
+check "dry run changed nothing" 0 "mailboxfull" sql \
+    "SELECT reason FROM results WHERE recipient = 'au-unknown@ezweb.ne.jp'"
+check "reprocess shows the message" 0 \
+    "now:      dsn: au-unknown@ezweb.ne.jp failed userunknown recipient" \
+    "$BC" reprocess --shop shop1 --since 2000-01-01 --dry-run
+# the removal above came after the bounce: the replay keeps it removed
+check "reprocess applies" 0 \
+    "shop1 au-unknown@ezweb.ne.jp: reason mailboxfull -> userunknown; strikes 0 -> 0; suppressed no -> no" \
     "$BC" reprocess --shop shop1 --since 2000-01-01
+check "reprocess replaced the result" 0 "userunknown|true|true" sql \
+    "SELECT reason || '|' || hardbounce || '|' || counted FROM results WHERE recipient = 'au-unknown@ezweb.ne.jp' AND order_number = 'ORD-2026-000119'"
+check "reprocess audited" 0 "mailboxfull|userunknown" sql \
+    "SELECT (details->>'old_reasons') || '|' || (details->>'new_reasons') FROM audit_log WHERE action = 'reprocess'"
+check "reprocess again changes nothing" 0 "re-parsed, 0 changed, 0 addresses" \
+    "$BC" reprocess --shop shop1 --since 2000-01-01
+check "reprocess unknown shop" 1 "shop 'nosuch' does not exist" \
+    "$BC" reprocess --shop nosuch --since 2000-01-01
+check "reprocess bad date" 1 "invalid input syntax" \
+    "$BC" reprocess --shop shop1 --since someday
 check "reprocess usage" 2 "usage" "$BC" reprocess --shop shop1
 
 check "bad conninfo" 1 "cannot connect to the database" \

@@ -2,6 +2,8 @@
  * test_config.c - bounced.conf validation: every error names file:line,
  * the setting, what is wrong and what is allowed; values and defaults are
  * copied into the struct.  Also loads config/bounced.conf.sample.
+ * Reason names are checked by the function passed in (db/rule.h's
+ * rule_reason_name(), as bouncectl does).
  */
 #include "config.h"
 
@@ -9,6 +11,7 @@
 #include <glib.h>
 
 #include "config/config.h"
+#include "db/rule.h"
 #include "tests/test.h"
 
 static const char good[] =
@@ -37,7 +40,8 @@ test_good(void)
 	const struct bounced_shop *s;
 
 	test_begin("config good");
-	test_assert_int(config_load_string(good, "t.conf", &cfg, &error), 0);
+	test_assert_int(config_load_string(good, "t.conf",
+	    rule_reason_name, &cfg, &error), 0);
 	test_assert_str(error, NULL);
 	if (cfg == NULL) {
 		test_end();
@@ -123,6 +127,23 @@ test_errors(void)
 		{"defaults = { grace_days = 400; };",
 		    "t.conf:1: defaults.grace_days: 400 is out of range (allowed: "
 		    "0 to 365)"},
+		{"defaults = {\n fatal_reasons = \"userunknown, nosuch\"; };",
+		    "t.conf:2: defaults.fatal_reasons: unknown reason \"nosuch\" "
+		    "(allowed: the reason names of DESIGN.md, e.g. userunknown, "
+		    "mailboxfull)"},
+		{"shops = ( { id = \"a\";\n notify = [\"owner\"]; } );",
+		    "t.conf:2: shops.[0].notify: \"owner\" is not an e-mail "
+		    "address (allowed: plain addresses like owner@shop.example, "
+		    "no names or <>)"},
+		{"shops = ( { id = \"a\"; notify = \"a@b.jp, Owner "
+		    "<o@b.jp>\"; } );",
+		    "t.conf:1: shops.[0].notify: \"Owner <o@b.jp>\" is not an "
+		    "e-mail address (allowed: plain addresses like "
+		    "owner@shop.example, no names or <>)"},
+		{"shops = ( { id = \"a\"; notify = [\"o@shop..jp\"]; } );",
+		    "t.conf:1: shops.[0].notify: \"o@shop..jp\" is not an e-mail "
+		    "address (allowed: plain addresses like owner@shop.example, "
+		    "no names or <>)"},
 	};
 	size_t i;
 
@@ -132,11 +153,50 @@ test_errors(void)
 		char *error = NULL;
 
 		test_assert_int(config_load_string(cases[i].text, "t.conf",
-		    &cfg, &error), -1);
+		    rule_reason_name, &cfg, &error), -1);
 		test_assert(cfg == NULL);
 		test_assert_str(error, cases[i].want);
 		g_free(error);
 	}
+	test_end();
+}
+
+/* fatal_reasons are canonicalised (the rule compares names exactly);
+   without a checker they are taken as written. */
+static void
+test_reasons(void)
+{
+	static const char text[] = "shops = ( { id = \"a\"; fatal_reasons = "
+	    "[\"UserUnknown\", \"mesgtoobig\", \"HostUnknown\"];\n"
+	    "notify = [\"o@ショップ.jp\", \"x.y+z@a.example\"]; } );";
+	struct bounced_config *cfg = NULL;
+	char *error = NULL;
+
+	test_begin("config reason names and notify addresses");
+	test_assert_int(config_load_string(text, "t.conf", rule_reason_name,
+	    &cfg, &error), 0);
+	test_assert_str(error, NULL);
+	if (cfg != NULL) {
+		char *j = g_strjoinv(",", cfg->shops[0].fatal_reasons);
+
+		test_assert_str(j, "userunknown,emailtoolarge,hostunknown");
+		test_assert_str(cfg->shops[0].notify[1], "x.y+z@a.example");
+		g_free(j);
+	}
+	config_free(&cfg);
+	test_assert_int(config_load_string("shops = ( { id = \"a\"; "
+	    "fatal_reasons = [\"whatever\"]; } );", "t.conf", NULL, &cfg,
+	    &error), 0);
+	test_assert(cfg != NULL &&
+	    g_strcmp0(cfg->shops[0].fatal_reasons[0], "whatever") == 0);
+	config_free(&cfg);
+	test_assert(config_valid_address("a@b"));
+	test_assert(!config_valid_address("@b.jp"));
+	test_assert(!config_valid_address("a@"));
+	test_assert(!config_valid_address("a@b@c"));
+	test_assert(!config_valid_address("a@.b"));
+	test_assert(!config_valid_address("a@b."));
+	test_assert(!config_valid_address("a b@c"));
 	test_end();
 }
 
@@ -150,13 +210,13 @@ test_files(void)
 	test_begin("config sample and missing file");
 	path = g_build_filename(top != NULL ? top : ".", "config",
 	    "bounced.conf.sample", NULL);
-	test_assert_int(config_load(path, &cfg, &error), 0);
+	test_assert_int(config_load(path, rule_reason_name, &cfg, &error), 0);
 	test_assert_str(error, NULL);
 	test_assert(cfg != NULL && cfg->n_shops >= 1);
 	config_free(&cfg);
 	g_free(path);
-	test_assert_int(config_load("/nonexistent/bounced.conf", &cfg,
-	    &error), -1);
+	test_assert_int(config_load("/nonexistent/bounced.conf",
+	    rule_reason_name, &cfg, &error), -1);
 	test_assert_str(error, "/nonexistent/bounced.conf:0: cannot read "
 	    "the file");
 	g_free(error);
@@ -168,6 +228,7 @@ main(void)
 {
 	test_good();
 	test_errors();
+	test_reasons();
 	test_files();
 	return test_exit();
 }

@@ -5,8 +5,9 @@
  *
  * Each scenario runs in its own shop, so scenarios are isolated without
  * resetting the database.  Reports are built directly (the rule must not
- * depend on the parser's coverage); the garbled-input case goes through
- * bounce_parse().
+ * depend on the parser's coverage); the garbled-input case and reprocess
+ * go through bounce_parse() (reprocess over real fixtures stored with an
+ * "old parser" result).
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 
 #include "db/db.h"
 #include "db/query.h"
+#include "db/reprocess.h"
 #include "db/store.h"
 #include "parsers/bounce.h"
 #include "parsers/classify.h"
@@ -776,6 +778,290 @@ test_queries(void)
 	test_end();
 }
 
+/* ------------------------------------------------------------ reprocess */
+
+static struct bounce_report *
+tparse(const char *raw, size_t len, void *ctx)
+{
+	(void)ctx;
+	return bounce_parse(raw, len, NULL);
+}
+
+/* A postfix fixture's bytes (g_free). */
+static char *
+tfixture(const char *name, size_t *len_r)
+{
+	const char *top = g_getenv("top_srcdir");
+	char *path = g_build_filename(top != NULL ? top : ".", "tests",
+	    "fixtures", "postfix", name, NULL), *buf = NULL;
+	GError *gerr = NULL;
+
+	if (!g_file_get_contents(path, &buf, len_r, &gerr)) {
+		fprintf(stderr, "test_db: %s\n", gerr->message);
+		exit(99);
+	}
+	g_free(path);
+	return buf;
+}
+
+/* Records fixture name in shop as an older parser saw it: one failed
+   recipient addr with reason (hard or soft) at when. */
+static void
+trecord_old(const char *shop, const char *name, const char *addr,
+    enum bounce_reason reason, bool hard, gint64 when)
+{
+	struct trcpt r = {addr, "failed", reason, hard, BOUNCE_SIDE_RECIPIENT};
+	struct bounce_report *rep = treport(BOUNCE_KIND_DSN, when,
+	    "old-parser@shop", NULL, NULL, &r, 1);
+	struct store_source src = {shop, "ingest", "ingest", NULL, 0, 0};
+	struct store_outcome out;
+	size_t len;
+	char *raw = tfixture(name, &len), *error = NULL;
+
+	if (store_record(store, &src, raw, len, rep, &out, &error) < 0)
+		die(name, error);
+	store_outcome_clear(&out);
+	report_free(&rep);
+	g_free(raw);
+}
+
+static struct reprocess_result *
+treprocess(const char *shop, const char *since, bool dry_run)
+{
+	struct reprocess_options o = {shop, since, "tester", dry_run, tparse,
+	    NULL};
+	struct reprocess_result *r = NULL;
+	char *error = NULL;
+
+	if (reprocess_run(store, &o, &r, &error) < 0)
+		die("reprocess", error);
+	return r;
+}
+
+/* Everything reprocess may touch in shop, as one string. */
+static char *
+tsnapshot(const char *shop)
+{
+	const char *p[1] = {shop};
+
+	return sql_value("SELECT concat_ws(' | ', (SELECT string_agg(concat_ws("
+	    "',', result_id, rcpt_index, reason, hardbounce, counted, fatal, "
+	    "decision, orig_key), ';' ORDER BY result_id) FROM results WHERE "
+	    "shop_id = $1), (SELECT string_agg(concat_ws(',', address, "
+	    "consecutive, first_failure_at, last_failure_at, last_success_at, "
+	    "last_success_why, suppressed_at, suppressed_rule, "
+	    "suppressed_result, would_suppress_at, would_suppress_rule, "
+	    "updated_at), ';' ORDER BY address) FROM recipient_state WHERE "
+	    "shop_id = $1), (SELECT string_agg(concat_ws(',', address, "
+	    "orig_key, result_id), ';' ORDER BY address, orig_key) FROM "
+	    "counted_originals WHERE shop_id = $1), (SELECT count(*) FROM "
+	    "notify_outbox WHERE shop_id = $1), (SELECT count(*) FROM "
+	    "audit_log WHERE shop_id = $1), (SELECT string_agg(concat_ws(',', "
+	    "message_id, kind, parser, reprocessed_at), ';' ORDER BY "
+	    "message_id) FROM messages WHERE shop_id = $1))", 1, p);
+}
+
+/* reprocess again changes nothing at all. */
+static void
+tsecond_run(const char *shop, const char *since)
+{
+	char *before = tsnapshot(shop), *after;
+	struct reprocess_result *r = treprocess(shop, since, false);
+
+	test_assert(r->messages > 0);
+	test_assert_int(r->changed->len, 0);
+	test_assert_int(r->changes->len, 0);
+	after = tsnapshot(shop);
+	test_assert_str(after, before);
+	reprocess_result_free(&r);
+	g_free(before);
+	g_free(after);
+}
+
+static void
+test_reprocess_suppresses(void)
+{
+	const char *addr = "au-unknown@ezweb.ne.jp", *p[2] = {"rp1", addr};
+	const struct reprocess_change *c;
+	struct reprocess_result *r;
+	char *v;
+	int cons;
+	bool supp, would;
+
+	test_begin("reprocess: a failure now classified fatal suppresses");
+	shop_add("rp1", "", 4, false);
+	trecord_old("rp1", "au-unknown-failed.eml", addr, REASON_MAILBOXFULL,
+	    false, T0);
+	tstate("rp1", addr, &cons, &supp, &would);
+	test_assert_int(cons, 1);
+	test_assert(!supp);
+	r = treprocess("rp1", "2000-01-01", false);
+	test_assert(r->committed);
+	test_assert_int(r->messages, 1);
+	test_assert_int(r->changed->len, 1);
+	test_assert_int(r->changes->len, 1);
+	test_assert_int(r->suppressed, 1);
+	test_assert_int(r->unsuppressed, 0);
+	if (r->changes->len == 1) {
+		c = r->changes->pdata[0];
+		test_assert_str(c->address, addr);
+		test_assert_str(c->old_reasons, "mailboxfull");
+		test_assert_str(c->new_reasons, "userunknown");
+		test_assert_int(c->old_consecutive, 1);
+		test_assert_int(c->new_consecutive, 1);
+		test_assert_str(c->old_suppressed, NULL);
+		test_assert_str(c->new_suppressed, "fatal:userunknown");
+	}
+	reprocess_result_free(&r);
+	tstate("rp1", addr, &cons, &supp, &would);
+	test_assert_int(cons, 1);
+	test_assert(supp);
+	v = sql_value("SELECT concat_ws(',', reason, hardbounce, counted, "
+	    "fatal, parser, orig_key, decision) FROM results WHERE "
+	    "shop_id = $1 AND address = $2", 2, p);
+	test_assert_str(v, "userunknown,t,t,t,rfc3464,"
+	    "mid:ord-2026-000119.shipping.19@shop.bounce.test,"
+	    "counted: fatal failure (strike 1 of 4); suppressed");
+	g_free(v);
+	test_assert_int(sql_long("SELECT count(*) FROM results WHERE "
+	    "shop_id = $1", 1, p), 1);
+	test_assert_int(sql_long("SELECT count(*) FROM counted_originals "
+	    "WHERE shop_id = $1 AND address = $2", 2, p), 1);
+	test_assert_int(sql_long("SELECT count(*) FROM notify_outbox WHERE "
+	    "shop_id = $1 AND kind = 'suppressed'", 1, p), 1);
+	v = sql_value("SELECT concat_ws(',', actor, details->>'old_reasons', "
+	    "details->>'new_reasons', details->>'new_suppressed') FROM "
+	    "audit_log WHERE shop_id = $1 AND action = 'reprocess'", 1, p);
+	test_assert_str(v, "tester,mailboxfull,userunknown,fatal:userunknown");
+	g_free(v);
+	v = sql_value("SELECT suppressed_rule FROM suppression_list WHERE "
+	    "shop_id = $1 AND address = $2", 2, p);
+	test_assert_str(v, "fatal:userunknown");
+	g_free(v);
+	test_end();
+
+	test_begin("reprocess: a second run changes nothing");
+	tsecond_run("rp1", "2000-01-01");
+	test_end();
+}
+
+static void
+test_reprocess_unsuppresses(void)
+{
+	const char *addr = "full552@example.jp";
+	struct reprocess_result *r;
+	char *before, *after;
+	int cons;
+	bool supp, would;
+
+	test_begin("reprocess: a hard bounce now classified soft unsuppresses");
+	shop_add("rp2", "", 4, false);
+	trecord_old("rp2", "mailbox-full-5.2.2-failed.eml", addr,
+	    REASON_USERUNKNOWN, true, T0);
+	tstate("rp2", addr, &cons, &supp, &would);
+	test_assert(supp);
+	/* --dry-run reports the change and leaves everything as it was */
+	before = tsnapshot("rp2");
+	r = treprocess("rp2", "2000-01-01", true);
+	test_assert(!r->committed);
+	test_assert_int(r->changed->len, 1);
+	test_assert_int(r->unsuppressed, 1);
+	reprocess_result_free(&r);
+	after = tsnapshot("rp2");
+	test_assert_str(after, before);
+	g_free(before);
+	g_free(after);
+	r = treprocess("rp2", "2000-01-01", false);
+	test_assert_int(r->changed->len, 1);
+	test_assert_int(r->suppressed, 0);
+	test_assert_int(r->unsuppressed, 1);
+	if (r->changes->len == 1) {
+		const struct reprocess_change *c = r->changes->pdata[0];
+
+		test_assert_str(c->old_reasons, "userunknown");
+		test_assert_str(c->new_reasons, "mailboxfull");
+		test_assert_str(c->old_suppressed, "fatal:userunknown");
+		test_assert_str(c->new_suppressed, NULL);
+		test_assert_int(c->new_consecutive, 1);
+	}
+	reprocess_result_free(&r);
+	tstate("rp2", addr, &cons, &supp, &would);
+	test_assert_int(cons, 1);
+	test_assert(!supp);
+	tsecond_run("rp2", "2000-01-01");
+	test_end();
+}
+
+static void
+test_reprocess_history(void)
+{
+	const char *addr = "au-unknown@ezweb.ne.jp", *p[2] = {"rp3", addr};
+	struct reprocess_result *r;
+	char *since, *error = NULL, *v, *at;
+	int i, cons;
+	bool supp, would;
+
+	test_begin("reprocess: replay keeps history, honours a removal");
+	shop_add("rp3", "", 4, false);
+	for (i = 0; i < 4; i++) {
+		struct trcpt t = {addr, "failed", REASON_MAILBOXFULL, false,
+		    BOUNCE_SIDE_RECIPIENT};
+		char *key = g_strdup_printf("rp3-%d", i);
+		struct store_outcome out = trecord("rp3", key,
+		    treport(BOUNCE_KIND_DSN, T0 + i * DAY, key, NULL, NULL, &t,
+		    1));
+
+		store_outcome_clear(&out);
+		g_free(key);
+	}
+	tstate("rp3", addr, &cons, &supp, &would);
+	test_assert(supp);
+	test_assert_int(query_suppression_remove(db, addr, "rp3",
+	    "customer says the mailbox is fine", "tester", &error), 1);
+	/* the removal happened between the 4th strike and the next bounce */
+	at = g_strdup_printf("%d", T0 + 3 * DAY + DAY / 2);
+	{
+		const char *pa[2] = {"rp3", at};
+
+		sql("UPDATE audit_log SET at = to_timestamp($2::float8) WHERE "
+		    "shop_id = $1 AND action = 'unsuppress'", 2, pa);
+	}
+	trecord_old("rp3", "au-unknown-failed.eml", addr, REASON_MAILBOXFULL,
+	    false, T0 + 4 * DAY);
+	tstate("rp3", addr, &cons, &supp, &would);
+	test_assert_int(cons, 1);
+	test_assert(!supp);
+	/* only the fixture is re-parsed; the older results are replayed */
+	since = iso(T0 + 4 * DAY - 3600);
+	r = treprocess("rp3", since, false);
+	test_assert_int(r->messages, 1);
+	test_assert_int(r->changed->len, 1);
+	if (r->changes->len == 1) {
+		const struct reprocess_change *c = r->changes->pdata[0];
+
+		test_assert_str(c->new_suppressed, "fatal:userunknown");
+		test_assert_int(c->decisions, 1); /* the re-parsed one only */
+	}
+	reprocess_result_free(&r);
+	tstate("rp3", addr, &cons, &supp, &would);
+	test_assert_int(cons, 1);
+	test_assert(supp);
+	v = sql_value("SELECT string_agg(counted::text || ':' || decision, "
+	    "' / ' ORDER BY occurred_at) FROM results WHERE shop_id = $1 AND "
+	    "address = $2", 2, p);
+	test_assert_str(v, "true:counted: strike 1 of 4 / "
+	    "true:counted: strike 2 of 4 / true:counted: strike 3 of 4 / "
+	    "true:counted: strike 4 of 4; suppressed / "
+	    "true:counted: fatal failure (strike 1 of 4); suppressed");
+	g_free(v);
+	test_assert_int(sql_long("SELECT count(*) FROM counted_originals "
+	    "WHERE shop_id = $1 AND address = $2", 2, p), 5);
+	tsecond_run("rp3", since);
+	g_free(since);
+	g_free(at);
+	test_end();
+}
+
 static void
 test_migrate_again(void)
 {
@@ -853,6 +1139,9 @@ main(int argc, char **argv)
 	test_idn();
 	test_unsuppress();
 	test_queries();
+	test_reprocess_suppresses();
+	test_reprocess_unsuppresses();
+	test_reprocess_history();
 	test_migrate_again();
 	store_free(&store);
 	db_close(&db);

@@ -15,7 +15,7 @@ perl -MSisimai -MJSON::PP -e '
 			print JSON::PP->new->canonical->encode({file => $f,
 			    recipient => lc $e->recipient->address,
 			    reason => $e->reason,
-			    hardbounce => $e->hardbounce ? JSON::PP::true : JSON::PP::false}), "\n";
+			    hardbounce => ($e->softbounce eq "0") ? JSON::PP::true : JSON::PP::false}), "\n";
 		}
 		print JSON::PP->new->encode({file => $f, recipient => undef}), "\n" unless @$v;
 	}' "$@" >/tmp/sisimai.$$.jsonl
