@@ -14,16 +14,25 @@
 #include "parsers/bounce.h"
 
 static const struct bouncectl_command commands[] = {
-	{"parse", "[--order-header H] [--type-header H] [--max-size BYTES] FILE... | -",
-	    "parse bounce messages and print one JSON object per recipient",
-	    cmd_parse},
-	{"db", "migrate|status [--db CONNINFO] [-c FILE]", "apply the schema migrations and sync shops from bounced.conf", cmd_db},
-	{"shop", "add ID [--name NAME] [--domains LIST] | list", "add, update or list shops in the database", cmd_shop},
-	{"lookup", "--order N [--shop S] [--format table|csv|json]", "every failure of an order, for support staff", cmd_lookup},
-	{"report", "--shop S [--since DATE] [--until DATE] [--format table|csv|json]", "the undeliverable report of a shop", cmd_report},
-	{"suppression", "list [--shop S] | check ADDR | remove ADDR --reason TEXT", "read the suppression list; un-suppress (audited)", cmd_suppression},
-	{"ingest", "[--shop S] FILE... | -", "parse and record bounce messages from files or stdin", cmd_ingest},
-	{"reprocess", "--shop S --since DATE", "re-parse stored mail and re-evaluate the rule", cmd_reprocess},
+    {"parse",
+     "[--order-header H] [--type-header H] [--max-size BYTES] FILE... | -",
+     "parse bounce messages and print one JSON object per recipient",
+     cmd_parse},
+    {"db", "migrate|status [--db CONNINFO] [-c FILE]",
+     "apply the schema migrations and sync shops from bounced.conf", cmd_db},
+    {"shop", "add ID [--name NAME] [--domains LIST] | list",
+     "add, update or list shops in the database", cmd_shop},
+    {"lookup", "--order N [--shop S] [--format table|csv|json]",
+     "every failure of an order, for support staff", cmd_lookup},
+    {"report",
+     "--shop S [--since DATE] [--until DATE] [--format table|csv|json]",
+     "the undeliverable report of a shop", cmd_report},
+    {"suppression", "list [--shop S] | check ADDR | remove ADDR --reason TEXT",
+     "read the suppression list; un-suppress (audited)", cmd_suppression},
+    {"ingest", "[--shop S] FILE... | -",
+     "parse and record bounce messages from files or stdin", cmd_ingest},
+    {"reprocess", "--shop S --since DATE",
+     "re-parse stored mail and re-evaluate the rule", cmd_reprocess},
 };
 
 static void
@@ -35,7 +44,7 @@ usage(FILE *fp)
 		    "       bouncectl --help | --version\n\ncommands:\n");
 	for (i = 0; i < G_N_ELEMENTS(commands); i++)
 		fprintf(fp, "  %s %s\n      %s\n", commands[i].name,
-		    commands[i].usage, commands[i].summary);
+			commands[i].usage, commands[i].summary);
 	fprintf(fp, "\n'bouncectl COMMAND --help' describes one command.\n");
 }
 

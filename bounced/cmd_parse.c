@@ -58,13 +58,13 @@ read_fd(int fd, size_t max, GString *buf, size_t *total_r)
 		*total_r += (size_t)n;
 		if (buf->len <= max)
 			g_string_append_len(buf, chunk,
-			    MIN((size_t)n, max + 1 - buf->len));
+					    MIN((size_t)n, max + 1 - buf->len));
 	}
 }
 
 int
 cmd_read_input(const char *path, size_t max, char **data_r, size_t *len_r,
-    size_t *size_r)
+	       size_t *size_r)
 {
 	GString *buf = g_string_new(NULL);
 	struct stat st;
@@ -105,7 +105,7 @@ parse_one(const char *path, const struct bounce_options *opts)
 
 	if (cmd_read_input(path, opts->max_size, &data, &len, &size) < 0) {
 		fprintf(stderr, "bouncectl parse: %s: %s\n", path,
-		    strerror(errno));
+			strerror(errno));
 		return -1;
 	}
 	if (size > opts->max_size)
@@ -139,7 +139,8 @@ cmd_parse(int argc, char **argv)
 	    {"order-header", required_argument, NULL, 'o'},
 	    {"type-header", required_argument, NULL, 't'},
 	    {"max-size", required_argument, NULL, 'm'},
-	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	struct bounce_options opts = {BOUNCE_DEFAULT_MAX_SIZE, NULL, NULL};
 	int c, i, failed = 0;
 
@@ -153,9 +154,11 @@ cmd_parse(int argc, char **argv)
 			break;
 		case 'm':
 			if (!parse_size(optarg, &opts.max_size)) {
-				fprintf(stderr, "bouncectl parse: --max-size "
-				    "wants a positive number of bytes, got "
-				    "'%s'\n", optarg);
+				fprintf(stderr,
+					"bouncectl parse: --max-size "
+					"wants a positive number of bytes, got "
+					"'%s'\n",
+					optarg);
 				return 2;
 			}
 			break;

@@ -7,8 +7,8 @@
 #include "bounced/json_out.h"
 #include "parsers/classify.h"
 
-static const char *const kind_names[] = {"none", "dsn", "bounce",
-    "autoreply", "feedback", "error"};
+static const char *const kind_names[] = {"none",      "dsn",      "bounce",
+					 "autoreply", "feedback", "error"};
 
 /* Adds name: value, or name: null for NULL or "". */
 static void
@@ -46,8 +46,8 @@ add_rcpt(JsonBuilder *b, const struct bounce_rcpt *r)
 	add_str(b, "action", r->action);
 	add_str(b, "status", r->status);
 	add_str(b, "replycode", r->replycode);
-	add_str(b, "reason", r == &none ? NULL
-					: classify_reason_name(r->reason));
+	add_str(b, "reason",
+		r == &none ? NULL : classify_reason_name(r->reason));
 	json_builder_set_member_name(b, "hardbounce");
 	json_builder_add_boolean_value(b, r->hardbounce);
 	add_str(b, "side", classify_side_name(r->side));
@@ -57,7 +57,7 @@ add_rcpt(JsonBuilder *b, const struct bounce_rcpt *r)
 
 static char *
 rcpt_json(const char *file, const struct bounce_report *report,
-    const struct bounce_rcpt *r)
+	  const struct bounce_rcpt *r)
 {
 	JsonBuilder *b = json_builder_new();
 	JsonGenerator *gen = json_generator_new();
@@ -102,7 +102,7 @@ json_out_report(FILE *fp, const char *file, const struct bounce_report *report)
 	}
 	for (i = 0; i < report->rcpts->len; i++) {
 		line = rcpt_json(file, report,
-		    g_ptr_array_index(report->rcpts, i));
+				 g_ptr_array_index(report->rcpts, i));
 		fprintf(fp, "%s\n", line);
 		g_free(line);
 	}

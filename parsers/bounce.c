@@ -24,16 +24,16 @@ GMimeParserOptions *
 bounce_parser_options(void)
 {
 	static const char *fallbacks[] = {"utf-8", "euc-jp", "cp932",
-	    "iso-8859-1", NULL};
+					  "iso-8859-1", NULL};
 
 	if (parser_options == NULL) {
 		parser_options = g_mime_parser_options_new();
 		g_mime_parser_options_set_fallback_charsets(parser_options,
-		    fallbacks);
-		g_mime_parser_options_set_rfc2047_compliance_mode(parser_options,
-		    GMIME_RFC_COMPLIANCE_LOOSE);
-		g_mime_parser_options_set_address_compliance_mode(parser_options,
-		    GMIME_RFC_COMPLIANCE_LOOSE);
+							    fallbacks);
+		g_mime_parser_options_set_rfc2047_compliance_mode(
+		    parser_options, GMIME_RFC_COMPLIANCE_LOOSE);
+		g_mime_parser_options_set_address_compliance_mode(
+		    parser_options, GMIME_RFC_COMPLIANCE_LOOSE);
 	}
 	return parser_options;
 }
@@ -91,7 +91,8 @@ construct(const GString *text)
 	parser = g_mime_parser_new_with_stream(stream);
 	g_object_unref(stream);
 	g_mime_parser_set_format(parser, strncmp(text->str, "From ", 5) == 0
-	    ? GMIME_FORMAT_MBOX : GMIME_FORMAT_MESSAGE);
+					     ? GMIME_FORMAT_MBOX
+					     : GMIME_FORMAT_MESSAGE);
 	msg = g_mime_parser_construct_message(parser, bounce_parser_options());
 	g_object_unref(parser);
 	return msg;
@@ -110,7 +111,7 @@ fill_report_header(const struct bounce_input *in, struct bounce_report *r)
 
 static void
 parse_message(GMimeMessage *msg, const struct bounce_options *opts,
-    struct bounce_report *report)
+	      struct bounce_report *report)
 {
 	struct bounce_input in;
 
@@ -131,7 +132,7 @@ bounce_too_large(size_t len, size_t max)
 {
 	struct bounce_report *report = report_new();
 	char *why = g_strdup_printf("message too large: %zu bytes, limit %zu",
-	    len, max);
+				    len, max);
 
 	report->parser = "none";
 	report_set_error(report, why);
@@ -143,17 +144,19 @@ struct bounce_report *
 bounce_parse(const char *data, size_t len, const struct bounce_options *optsp)
 {
 	struct bounce_options opts = {BOUNCE_DEFAULT_MAX_SIZE,
-	    BOUNCE_DEFAULT_ORDER_HEADER, BOUNCE_DEFAULT_TYPE_HEADER};
+				      BOUNCE_DEFAULT_ORDER_HEADER,
+				      BOUNCE_DEFAULT_TYPE_HEADER};
 	struct bounce_report *report = report_new();
 	GMimeMessage *msg;
 	GString *text;
 
 	if (optsp != NULL) {
-		opts.max_size = optsp->max_size ? optsp->max_size : opts.max_size;
+		opts.max_size =
+		    optsp->max_size ? optsp->max_size : opts.max_size;
 		opts.order_header = optsp->order_header ? optsp->order_header
 							: opts.order_header;
-		opts.type_header = optsp->type_header ? optsp->type_header
-						      : opts.type_header;
+		opts.type_header =
+		    optsp->type_header ? optsp->type_header : opts.type_header;
 	}
 	report->parser = "none";
 	if (len == 0) {
@@ -167,7 +170,7 @@ bounce_parse(const char *data, size_t len, const struct bounce_options *optsp)
 	text = normalise_eol(data, len);
 	if (!looks_like_message(text->str))
 		report_set_error(report, "not a mail message: no header at "
-		    "the start");
+					 "the start");
 	else if ((msg = construct(text)) == NULL)
 		report_set_error(report, "MIME structure could not be parsed");
 	else {

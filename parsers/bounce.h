@@ -12,9 +12,9 @@
 
 #include "report.h"
 
-#define BOUNCE_DEFAULT_MAX_SIZE ((size_t)64 * 1024 * 1024)
+#define BOUNCE_DEFAULT_MAX_SIZE     ((size_t)64 * 1024 * 1024)
 #define BOUNCE_DEFAULT_ORDER_HEADER "X-Order-Number"
-#define BOUNCE_DEFAULT_TYPE_HEADER "X-Mail-Type"
+#define BOUNCE_DEFAULT_TYPE_HEADER  "X-Mail-Type"
 
 struct bounce_options {
 	size_t max_size;          /* bigger input is kind error; 0 = default */
@@ -28,7 +28,7 @@ struct bounce_options {
    opts may be NULL for the defaults.  The caller owns the report and frees
    it with report_free(). */
 struct bounce_report *bounce_parse(const char *data, size_t len,
-    const struct bounce_options *opts);
+				   const struct bounce_options *opts);
 
 /* Returns the error report bounce_parse() gives for a message of len
    bytes over the limit max, for callers that know the size before reading

@@ -39,12 +39,12 @@ converter_for(const char *charset)
 
 	if (converters == NULL)
 		converters = g_hash_table_new_full(g_str_hash, g_str_equal,
-		    g_free, NULL);
+						   g_free, NULL);
 	if (g_hash_table_lookup_extended(converters, charset, NULL, &found))
 		return found != NULL ? (GIConv)found : (GIConv)-1;
 	cd = g_iconv_open("UTF-8", charset);
 	g_hash_table_insert(converters, g_strdup(charset),
-	    cd != (GIConv)-1 ? (gpointer)cd : NULL);
+			    cd != (GIConv)-1 ? (gpointer)cd : NULL);
 	return cd;
 }
 
@@ -98,9 +98,9 @@ has_iso2022jp_escape(const char *data, size_t len)
 		if (data[i] != 0x1b)
 			continue;
 		if ((data[i + 1] == '$' &&
-			(data[i + 2] == 'B' || data[i + 2] == '@')) ||
+		     (data[i + 2] == 'B' || data[i + 2] == '@')) ||
 		    (data[i + 1] == '(' &&
-			(data[i + 2] == 'J' || data[i + 2] == 'I')))
+		     (data[i + 2] == 'J' || data[i + 2] == 'I')))
 			return true;
 	}
 	return false;
@@ -112,8 +112,8 @@ has_iso2022jp_escape(const char *data, size_t len)
 static char *
 from_iso2022jp(const char *data, size_t len)
 {
-	static const char *const variants[] = {"ISO-2022-JP",
-	    "CP50221", "ISO-2022-JP-2", "ISO-2022-JP-3", NULL};
+	static const char *const variants[] = {
+	    "ISO-2022-JP", "CP50221", "ISO-2022-JP-2", "ISO-2022-JP-3", NULL};
 	size_t i;
 	char *out;
 
@@ -148,14 +148,14 @@ static bool
 is_ascii_or_latin_label(const char *charset)
 {
 	return g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
-	    g_ascii_strcasecmp(charset, "iso-8859-1") == 0;
+	       g_ascii_strcasecmp(charset, "iso-8859-1") == 0;
 }
 
 static char *
 detect(const char *data, size_t len)
 {
-	static const char *const order[] = {"EUC-JP", "CP932",
-	    "WINDOWS-1252", NULL};
+	static const char *const order[] = {"EUC-JP", "CP932", "WINDOWS-1252",
+					    NULL};
 	size_t i;
 	char *out;
 
@@ -181,10 +181,10 @@ charset_to_utf8(const char *data, size_t len, const char *charset)
 		if (g_ascii_strncasecmp(charset, "iso-2022-jp", 11) == 0)
 			out = from_iso2022jp(data, len);
 		else if (g_ascii_strcasecmp(charset, "utf-8") == 0 ||
-		    g_ascii_strcasecmp(charset, "utf8") == 0)
+			 g_ascii_strcasecmp(charset, "utf8") == 0)
 			out = g_utf8_validate(data, len, NULL)
-			    ? g_strndup(data, len)
-			    : NULL;
+				  ? g_strndup(data, len)
+				  : NULL;
 		else if (!has_iso2022jp_escape(data, len))
 			out = try_convert(data, len, tolerant_name(charset));
 		/* An ASCII or Latin-1 label on 8-bit Japanese text is a

@@ -34,6 +34,6 @@ const char *classify_side_name(enum bounce_side side);
 /* Returns true if reason (with the given status / reply code) is a hard
    bounce: userunknown, hostunknown, hasmoved, and notaccept when 5xx. */
 bool classify_is_hard(enum bounce_reason reason, const char *status,
-    const char *replycode);
+		      const char *replycode);
 
 #endif

@@ -52,8 +52,10 @@ dsn_decode_xtext(const char *value)
 	for (p = value; *p != '\0'; p++) {
 		if (p[0] == '\\' && p[1] == 'x' && p[2] == '{') {
 			const char *e = strchr(p + 3, '}');
-			char *hex = e != NULL ? g_strndup(p + 3, e - p - 3) : NULL;
-			gunichar c = hex != NULL ? g_ascii_strtoull(hex, NULL, 16) : 0;
+			char *hex =
+			    e != NULL ? g_strndup(p + 3, e - p - 3) : NULL;
+			gunichar c =
+			    hex != NULL ? g_ascii_strtoull(hex, NULL, 16) : 0;
 
 			g_free(hex);
 			if (e != NULL && e - p <= 10 && g_unichar_validate(c) &&
@@ -64,8 +66,8 @@ dsn_decode_xtext(const char *value)
 			}
 		}
 		if (p[0] == '+' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-			g_string_append_c(out,
-			    (char)(hexval(p[1]) * 16 + hexval(p[2])));
+			g_string_append_c(
+			    out, (char)(hexval(p[1]) * 16 + hexval(p[2])));
 			p += 2;
 			continue;
 		}
@@ -80,7 +82,8 @@ dsn_iso_date(const char *date)
 	GDateTime *dt;
 	char *iso;
 
-	if (date == NULL || (dt = g_mime_utils_header_decode_date(date)) == NULL)
+	if (date == NULL ||
+	    (dt = g_mime_utils_header_decode_date(date)) == NULL)
 		return NULL;
 	iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z");
 	g_date_time_unref(dt);
@@ -129,7 +132,7 @@ set_mta_name(char **field, const char *value)
 	const char *name = dsn_strip_type(value);
 	const char *paren = strstr(name, " (");
 	char *copy = g_strndup(name, paren != NULL ? (size_t)(paren - name)
-						  : strlen(name));
+						   : strlen(name));
 
 	report_set(field, copy);
 	g_free(copy);
@@ -191,9 +194,15 @@ static bool
 is_rcpt_field(const char *name)
 {
 	static const char *const names[] = {"Final-Recipient",
-	    "Original-Recipient", "Action", "Status", "Diagnostic-Code",
-	    "Remote-MTA", "Last-Attempt-Date", "Will-Retry-Until",
-	    "Final-Log-ID", NULL};
+					    "Original-Recipient",
+					    "Action",
+					    "Status",
+					    "Diagnostic-Code",
+					    "Remote-MTA",
+					    "Last-Attempt-Date",
+					    "Will-Retry-Until",
+					    "Final-Log-ID",
+					    NULL};
 	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -212,7 +221,7 @@ message_field(struct dsn_state *st, const char *name, const char *value)
 	else if (g_ascii_strcasecmp(name, "Original-Envelope-Id") == 0)
 		report_set(&r->original.envelope_id, value);
 	else if (g_ascii_strcasecmp(name, "Arrival-Date") == 0 &&
-	    r->date == NULL)
+		 r->date == NULL)
 		r->date = dsn_iso_date(value);
 }
 
@@ -290,8 +299,8 @@ sharpen_status(struct bounce_rcpt *r)
 
 	if (r->diagnostic == NULL || !report_set_status(&probe, r->diagnostic))
 		return;
-	if (r->status[0] == '\0' ||
-	    (g_str_has_suffix(r->status, ".0.0") && probe.status[0] == r->status[0]))
+	if (r->status[0] == '\0' || (g_str_has_suffix(r->status, ".0.0") &&
+				     probe.status[0] == r->status[0]))
 		memcpy(r->status, probe.status, sizeof(r->status));
 }
 
@@ -314,8 +323,9 @@ infer_action(struct bounce_rcpt *r)
 static void
 fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 {
-	static const char *const end[] = {"original message", "returned message",
-	    "message headers follow", "------ This is a copy", NULL};
+	static const char *const end[] = {
+	    "original message", "returned message", "message headers follow",
+	    "------ This is a copy", NULL};
 	struct textscan_spec spec = {NULL, false, end, NULL};
 	struct bounce_report *text = report_new();
 	guint i;
@@ -329,8 +339,10 @@ fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 			r->recipient = g_strdup(r->original_recipient);
 		if (r->recipient == NULL && text->rcpts->len == 1 &&
 		    report->rcpts->len == 1)
-			r->recipient = g_strdup(((struct bounce_rcpt *)
-			    g_ptr_array_index(text->rcpts, 0))->recipient);
+			r->recipient =
+			    g_strdup(((struct bounce_rcpt *)g_ptr_array_index(
+					  text->rcpts, 0))
+					 ->recipient);
 		t = report_find_rcpt(text, r->recipient);
 		if (t != NULL && t->diagnostic != NULL &&
 		    (r->diagnostic == NULL || *r->diagnostic == '\0'))
@@ -392,7 +404,7 @@ parse_text(const struct bounce_input *in, struct bounce_report *report)
 	if (in->delivery_status != NULL ||
 	    (start = find_field_line(in->body, "Final-Recipient:")) == NULL ||
 	    (find_field_line(start, "Action:") == NULL &&
-		find_field_line(start, "Status:") == NULL))
+	     find_field_line(start, "Status:") == NULL))
 		return 0;
 	mta = find_field_line(in->body, "Reporting-MTA:");
 	if (mta != NULL && mta < start)

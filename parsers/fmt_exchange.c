@@ -43,20 +43,6 @@ static const char *const generating[] = {"Generating server:",
 
 /* --- line helpers ------------------------------------------------------ */
 
-static const char *
-line_end(const char *p)
-{
-	const char *e = strchr(p, '\n');
-
-	return e != NULL ? e : p + strlen(p);
-}
-
-static const char *
-next_line(const char *e)
-{
-	return *e != '\0' ? e + 1 : e;
-}
-
 /* Returns a trimmed copy (g_free) of the line p..e. */
 static char *
 line_dup(const char *p, const char *e)
@@ -173,8 +159,8 @@ read_admin(const char *body, struct bounce_report *report)
 	struct bounce_rcpt *r = NULL;
 	const char *p, *e, *v;
 
-	for (p = sec != NULL ? sec : ""; *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
+	for (p = sec != NULL ? sec : ""; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
 		line = line_dup(p, e);
 		if ((v = after_label(line, generating)) != NULL && *v != '\0') {
 			report_set_default(&report->reporting_mta, v);
@@ -199,9 +185,9 @@ read_user(const char *body, struct bounce_report *report)
 	const char *p, *e, *a;
 	size_t n;
 
-	for (p = sec != NULL ? next_line(line_end(sec)) : ""; *p != '\0';
-	     p = next_line(e)) {
-		e = line_end(p);
+	for (p = sec != NULL ? text_next_line(text_line_end(sec)) : ""; *p != '\0';
+	     p = text_next_line(e)) {
+		e = text_line_end(p);
 		line = line_dup(p, e);
 		if (text_find_addr(line, strlen(line), &a, &n) &&
 		    (addr = text_clean_addr(a, n)) != NULL) {
@@ -233,8 +219,8 @@ line_with(const char *body, const char *const *needles)
 	char *line;
 	bool hit;
 
-	for (p = body; *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
+	for (p = body; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
 		line = g_strndup(p, e - p);
 		hit = text_has_any_ci(line, needles);
 		g_free(line);
@@ -253,13 +239,13 @@ read_o365(const char *body, struct bounce_report *report)
 	size_t n;
 
 	if (p != NULL) {
-		e = line_end(p);
+		e = text_line_end(p);
 		if (text_find_addr(p, e - p, &a, &n) &&
 		    (addr = text_clean_addr(a, n)) != NULL)
 			r = rcpt_for(report, addr);
 	}
-	for (p = body; *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
+	for (p = body; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
 		line = line_dup(p, e);
 		if ((v = after_label(line, o365_error)) != NULL && r != NULL)
 			set_diag(r, v, false);
@@ -369,8 +355,8 @@ parse_exchange2003(const struct bounce_input *in,
 
 	if (p == NULL || !exchange2003_signs(in))
 		goto out;
-	for (p = next_line(line_end(p)); *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
+	for (p = text_next_line(text_line_end(p)); *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
 		line = line_dup(p, e);
 		if (*p != ' ' && *p != '\t' && (addr = lone_addr(line)) != NULL) {
 			if (r != NULL)
@@ -408,8 +394,8 @@ parse_outlook(const struct bounce_input *in, struct bounce_report *report)
 	if ((p = text_find_ci(in->body,
 	    "Delivery to the following recipients failed")) == NULL)
 		return 0;
-	for (p = next_line(line_end(p)); *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
+	for (p = text_next_line(text_line_end(p)); *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
 		line = line_dup(p, e);
 		addr = lone_addr(line);
 		g_free(line);
@@ -436,8 +422,8 @@ parse_domino(const struct bounce_input *in, struct bounce_report *report)
 	    !text_starts_ci(in->subject, "DELIVERY_FAILURE:"))
 		return 0;
 	sec = text_section(in->body, L("was not delivered to"), L("because:"));
-	for (p = sec != NULL ? sec : ""; *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
+	for (p = sec != NULL ? sec : ""; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
 		line = line_dup(p, e);
 		if ((addr = lone_addr(line)) != NULL)
 			rcpt_for(report, addr);
@@ -467,9 +453,9 @@ parse_notes(const struct bounce_input *in, struct bounce_report *report)
 		goto out;
 	sec = text_section(in->body, L("------- Failure Reasons"),
 	    L("------- Returned Message"));
-	for (p = sec != NULL ? next_line(line_end(sec)) : ""; *p != '\0';
-	     p = next_line(e)) {
-		e = line_end(p);
+	for (p = sec != NULL ? text_next_line(text_line_end(sec)) : ""; *p != '\0';
+	     p = text_next_line(e)) {
+		e = text_line_end(p);
 		line = line_dup(p, e);
 		if ((addr = lone_addr(line)) != NULL) {
 			set_diag(rcpt_for(report, addr), why->str, false);

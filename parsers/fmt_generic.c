@@ -14,66 +14,60 @@
 #include "original.h"
 #include "textscan.h"
 
-static const char *const bounce_senders[] = {"mailer-daemon", "postmaster",
-    "mail delivery", "mail administrator", "mailadmin", "mail delivery system",
+static const char *const bounce_senders[] = {
+    "mailer-daemon",           "postmaster",      "mail delivery",
+    "mail administrator",      "mailadmin",       "mail delivery system",
     "mail delivery subsystem", "no-reply-bounce", NULL};
 
-static const char *const bounce_subjects[] = {"undeliver", "undelivered",
-    "delivery status notification", "returned mail", "failure notice",
-    "delivery failure", "mail delivery failed", "delivery failed",
-    "could not be delivered", "non-delivery", "nondeliverable",
-    "non delivery", "delivery has failed", "failed delivery",
-    "mail system error", "returned to sender", "rejected:",
-    "配信エラー", "配送エラー", "送信エラー", "エラーメール",
-    "届きませんでした", "配信できません", "配送できません",
-    "メール不達", "不達", NULL};
+static const char *const bounce_subjects[] = {"undeliver",
+					      "undelivered",
+					      "delivery status notification",
+					      "returned mail",
+					      "failure notice",
+					      "delivery failure",
+					      "mail delivery failed",
+					      "delivery failed",
+					      "could not be delivered",
+					      "non-delivery",
+					      "nondeliverable",
+					      "non delivery",
+					      "delivery has failed",
+					      "failed delivery",
+					      "mail system error",
+					      "returned to sender",
+					      "rejected:",
+					      "配信エラー",
+					      "配送エラー",
+					      "送信エラー",
+					      "エラーメール",
+					      "届きませんでした",
+					      "配信できません",
+					      "配送できません",
+					      "メール不達",
+					      "不達",
+					      NULL};
 
 /* Lines of the quoted original or the signature: never recipients. */
 static const char *const end_markers[] = {"original message",
-    "returned message", "message headers follow", "------ This is a copy",
-    "--- Below this line is a copy", "Received: from", "-----Original",
-    "元のメッセージ", NULL};
+					  "returned message",
+					  "message headers follow",
+					  "------ This is a copy",
+					  "--- Below this line is a copy",
+					  "Received: from",
+					  "-----Original",
+					  "元のメッセージ",
+					  NULL};
 
-static const char *const ignore_lines[] = {"From:", "Reply-To:", "Return-Path:",
-    "Sender:", "Message-ID:", "Date:", NULL};
+static const char *const ignore_lines[] = {
+    "From:", "Reply-To:", "Return-Path:", "Sender:", "Message-ID:",
+    "Date:", NULL};
 
 static bool
 looks_like_bounce(const struct bounce_input *in)
 {
 	return text_has_any_ci(in->from, bounce_senders) ||
-	    text_has_any_ci(in->subject, bounce_subjects) ||
-	    input_header(in, "X-Failed-Recipients") != NULL;
-}
-
-/* Adds the recipients of X-Failed-Recipients (comma-separated). */
-static int
-failed_recipients_header(const struct bounce_input *in,
-    struct bounce_report *report)
-{
-	const char *value = input_header(in, "X-Failed-Recipients");
-	char **list;
-	int n = 0;
-	size_t i;
-
-	if (value == NULL)
-		return 0;
-	list = g_strsplit(value, ",", -1);
-	for (i = 0; list[i] != NULL; i++) {
-		char *addr = text_clean_addr(g_strstrip(list[i]),
-		    strlen(list[i]));
-
-		if (addr != NULL && report_find_rcpt(report, addr) == NULL) {
-			struct bounce_rcpt *r = report_add_rcpt(report);
-
-			r->recipient = addr;
-			r->action = g_strdup("failed");
-			n++;
-		} else {
-			g_free(addr);
-		}
-	}
-	g_strfreev(list);
-	return n;
+	       text_has_any_ci(in->subject, bounce_subjects) ||
+	       input_header(in, "X-Failed-Recipients") != NULL;
 }
 
 /* The To of the returned original, when nothing else names a recipient. */
@@ -84,8 +78,8 @@ original_to(const struct bounce_input *in, struct bounce_report *report)
 	struct bounce_rcpt *r;
 
 	if (in->attached != NULL)
-		addr = input_first_addr(g_mime_object_get_header(
-		    GMIME_OBJECT(in->attached), "To"));
+		addr = input_first_addr(
+		    g_mime_object_get_header(GMIME_OBJECT(in->attached), "To"));
 	if (addr == NULL)
 		return 0;
 	r = report_add_rcpt(report);
@@ -102,8 +96,10 @@ parse(const struct bounce_input *in, struct bounce_report *report)
 
 	if (!looks_like_bounce(in))
 		return 0;
-	if (failed_recipients_header(in, report) +
-		textscan_recipients(in->body, &spec, report) == 0 &&
+	if (textscan_failed_list(input_header(in, "X-Failed-Recipients"),
+				 report) +
+		    textscan_recipients(in->body, &spec, report) ==
+		0 &&
 	    original_to(in, report) == 0)
 		return 0;
 	report->kind = BOUNCE_KIND_BOUNCE;

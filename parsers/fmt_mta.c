@@ -83,44 +83,6 @@ static const char *const host_prefixes[] = {"host ", "while talking to ",
 /* --- small text helpers ------------------------------------------------ */
 
 static const char *
-line_end(const char *p)
-{
-	const char *e = strchr(p, '\n');
-
-	return e != NULL ? e : p + strlen(p);
-}
-
-static const char *
-next_line(const char *e)
-{
-	return *e != '\0' ? e + 1 : e;
-}
-
-static bool
-line_blank(const char *p, const char *e)
-{
-	for (; p < e; p++)
-		if (!g_ascii_isspace(*p))
-			return false;
-	return true;
-}
-
-/* Returns true if the line p..e contains one of needles. */
-static bool
-line_has_any(const char *p, const char *e, const char *const *needles)
-{
-	char *line;
-	bool hit;
-
-	if (needles == NULL)
-		return false;
-	line = g_strndup(p, e - p);
-	hit = text_has_any_ci(line, needles);
-	g_free(line);
-	return hit;
-}
-
-static const char *
 skip_space(const char *p, const char *e)
 {
 	while (p < e && (*p == ' ' || *p == '\t'))
@@ -265,8 +227,8 @@ rcpt_line(const struct mta_format *f, const char *p, const char *e,
 	const char *s = skip_space(p, e);
 	size_t n;
 
-	if (line_has_any(p, e, f->ignore) || line_has_any(p, e, quoted_headers) ||
-	    (f->need != NULL && !line_has_any(p, e, f->need)))
+	if (text_line_has_any(p, e, f->ignore) || text_line_has_any(p, e, quoted_headers) ||
+	    (f->need != NULL && !text_line_has_any(p, e, f->need)))
 		return 0;
 	if ((f->shape & SHAPE_ANY) && text_find_addr(s, e - s, a_r, alen_r))
 		return SHAPE_ANY;
@@ -385,21 +347,6 @@ scan_append(struct scan *st, const char *p, const char *e)
 	g_string_append_len(st->diag, p, e - p);
 }
 
-/* Returns true if the address at a/alen is r's (a reply quoting it). */
-static bool
-same_rcpt(const struct bounce_rcpt *r, const char *a, size_t alen)
-{
-	char *addr;
-	bool same;
-
-	if (r == NULL || r->recipient == NULL)
-		return false;
-	addr = text_clean_addr(a, alen);
-	same = addr != NULL && g_ascii_strcasecmp(addr, r->recipient) == 0;
-	g_free(addr);
-	return same;
-}
-
 /* Returns true if rest..e is nothing but r's address again, maybe in
    <> (Active!hunter: ">>> a@b <a@b>"). */
 static bool
@@ -411,7 +358,7 @@ only_same_addr(const struct bounce_rcpt *r, const char *rest, const char *e)
 	while (e > rest && g_ascii_isspace(e[-1]))
 		e--;
 	if (rest >= e || !text_find_addr(rest, e - rest, &a, &alen) ||
-	    !same_rcpt(r, a, alen))
+	    !text_is_rcpt(r, a, alen))
 		return false;
 	return (a == rest || (a == rest + 1 && *rest == '<')) &&
 	    (a + alen == e || (a + alen + 1 == e && a[alen] == '>'));
@@ -475,10 +422,10 @@ section_start(const struct mta_format *f, const char *body)
 
 	if (f->begin == NULL)
 		return body;
-	for (p = body; *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
-		if (line_has_any(p, e, f->begin))
-			return next_line(e);
+	for (p = body; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
+		if (text_line_has_any(p, e, f->begin))
+			return text_next_line(e);
 	}
 	return NULL;
 }
@@ -495,18 +442,18 @@ scan_body(const struct mta_format *f, const char *body,
 
 	if ((p = section_start(f, body)) == NULL)
 		goto out;
-	for (; *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
-		if (line_has_any(p, e, f->end))
+	for (; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
+		if (text_line_has_any(p, e, f->end))
 			break;
 		shape = rcpt_line(f, p, e, &a, &alen);
-		if (shape != 0 && same_rcpt(st.rcpt, a, alen)) {
+		if (shape != 0 && text_is_rcpt(st.rcpt, a, alen)) {
 			scan_append(&st, p, e); /* a folded reply */
 		} else if (shape != 0) {
 			scan_start(&st, p, e, a, alen, shape);
 			if (f->flags & MTA_NO_BLOCK)
 				scan_finish(&st);
-		} else if (line_blank(p, e) && !(f->flags & MTA_KEEP_BLANK)) {
+		} else if (text_line_blank(p, e) && !(f->flags & MTA_KEEP_BLANK)) {
 			if (st.diag->len > 0)
 				scan_finish(&st);
 		} else if (st.rcpt != NULL) {
@@ -536,27 +483,6 @@ add_rcpt(struct bounce_report *report, char *addr)
 	return r;
 }
 
-/* X-Failed-Recipients: a, b (Exim). */
-static int
-failed_header(const struct bounce_input *in, struct bounce_report *report)
-{
-	const char *value = input_header(in, "X-Failed-Recipients");
-	char **list;
-	int n = 0;
-	size_t i;
-
-	if (value == NULL)
-		return 0;
-	list = g_strsplit(value, ",", -1);
-	for (i = 0; list[i] != NULL; i++) {
-		g_strstrip(list[i]);
-		n += add_rcpt(report, text_clean_addr(list[i],
-		    strlen(list[i]))) != NULL;
-	}
-	g_strfreev(list);
-	return n;
-}
-
 static int
 original_to(const struct bounce_input *in, struct bounce_report *report)
 {
@@ -580,15 +506,15 @@ shared_text(const struct mta_format *f, const char *body)
 	const char *p = body, *e;
 	bool on = false;
 
-	for (; *p != '\0'; p = next_line(e)) {
-		e = line_end(p);
+	for (; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
 		if (!on) {
-			on = line_has_any(p, e, f->diag_begin);
+			on = text_line_has_any(p, e, f->diag_begin);
 			continue;
 		}
-		if (line_has_any(p, e, f->diag_end))
+		if (text_line_has_any(p, e, f->diag_end))
 			break;
-		if (line_blank(p, e)) {
+		if (text_line_blank(p, e)) {
 			if (out->len > 0)
 				break;
 			continue;
@@ -667,7 +593,8 @@ parse_format(const struct mta_format *f, const struct bounce_input *in,
 		return 0;
 	n = scan_body(f, in->body, report);
 	if (n == 0 && (f->flags & MTA_FAILED_HDR))
-		n = failed_header(in, report);
+		n = textscan_failed_list(
+		    input_header(in, "X-Failed-Recipients"), report);
 	if (n == 0 && (f->flags & MTA_ORIG_TO))
 		n = original_to(in, report);
 	if (n == 0)

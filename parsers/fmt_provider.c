@@ -368,28 +368,6 @@ finish_rcpts(struct scan *sc, const struct bounce_input *in)
 
 /* --- the engine -------------------------------------------------------- */
 
-/* Adds the X-Failed-Recipients addresses to sc->tmp. */
-static void
-header_rcpts(struct scan *sc, const struct bounce_input *in)
-{
-	const char *value = input_header(in, "X-Failed-Recipients");
-	char **list;
-	size_t i;
-
-	if (value == NULL)
-		return;
-	list = g_strsplit(value, ",", -1);
-	for (i = 0; list[i] != NULL; i++) {
-		char *addr = input_first_addr(list[i]);
-
-		if (addr != NULL && report_find_rcpt(sc->tmp, addr) == NULL)
-			report_add_rcpt(sc->tmp)->recipient = addr;
-		else
-			g_free(addr);
-	}
-	g_strfreev(list);
-}
-
 static void
 text_free(gpointer text)
 {
@@ -422,7 +400,8 @@ scan_run(struct scan *sc, const struct bounce_input *in, const char *section)
 		scan_section(sc, section);
 	}
 	if (sc->tmp->rcpts->len == 0 && (sc->fmt->flags & FMT_HEADER_RCPTS))
-		header_rcpts(sc, in);
+		textscan_failed_list(
+		    input_header(in, "X-Failed-Recipients"), sc->tmp);
 }
 
 int

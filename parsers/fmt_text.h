@@ -16,26 +16,30 @@
 #include "registry.h"
 
 /* flags of struct fmt_text */
-#define FMT_ADDR_ANYWHERE 0x01 /* an address anywhere in a line starts a
-				  recipient ("Your message wasn't delivered
-				  to x because ...") */
-#define FMT_PREAMBLE 0x02      /* the text before the first recipient
-				  leads every diagnostic (the reason is
-				  stated once, above the addresses) */
-#define FMT_HEADER_RCPTS 0x04  /* recipients from X-Failed-Recipients when
-				  the text names none */
-#define FMT_DSN_FIELDS 0x08    /* the section holds RFC 3464 fields in
-				  plain text */
+#define FMT_ADDR_ANYWHERE                                                      \
+	0x01 /* an address anywhere in a line starts a                         \
+		recipient ("Your message wasn't delivered                      \
+		to x because ...") */
+#define FMT_PREAMBLE                                                           \
+	0x02 /* the text before the first recipient                            \
+		leads every diagnostic (the reason is                          \
+		stated once, above the addresses) */
+#define FMT_HEADER_RCPTS                                                       \
+	0x04 /* recipients from X-Failed-Recipients when                       \
+		the text names none */
+#define FMT_DSN_FIELDS                                                         \
+	0x08 /* the section holds RFC 3464 fields in                           \
+		plain text */
 
 struct fmt_text {
 	/* Detection: every list that is set must have a hit (any needle,
 	   ASCII case-insensitive substring). */
-	const char *const *from;     /* in the From header */
-	const char *const *subject;  /* in the Subject */
-	const char *const *headers;  /* "Name" (present) or "Name: needle"
-					(some header of that name holds
-					needle; every Received is tried) */
-	const char *const *body;     /* in the human-readable text */
+	const char *const *from;    /* in the From header */
+	const char *const *subject; /* in the Subject */
+	const char *const *headers; /* "Name" (present) or "Name: needle"
+				       (some header of that name holds
+				       needle; every Received is tried) */
+	const char *const *body;    /* in the human-readable text */
 	/* The error section: from the first line holding a begin marker
 	   (NULL: from the top) to the first line holding an end marker
 	   (NULL: the usual "original message follows" lines). */
@@ -51,16 +55,16 @@ struct fmt_text {
    in that format and names at least one recipient; otherwise returns 0
    and leaves report untouched. */
 int fmt_text_parse(const struct fmt_text *fmt, const struct bounce_input *in,
-    struct bounce_report *report);
+		   struct bounce_report *report);
 
 /* Defines parse_<id>() and the registry entry fmt_<id> named "<id>" for
    the struct fmt_text text_<id>. */
-#define FMT_TEXT_PARSER(id)                                                  \
-	static int parse_##id(const struct bounce_input *in,                 \
-	    struct bounce_report *report)                                    \
-	{                                                                    \
-		return fmt_text_parse(&text_##id, in, report);               \
-	}                                                                    \
+#define FMT_TEXT_PARSER(id)                                                    \
+	static int parse_##id(const struct bounce_input *in,                   \
+			      struct bounce_report *report)                    \
+	{                                                                      \
+		return fmt_text_parse(&text_##id, in, report);                 \
+	}                                                                      \
 	static const struct bounce_parser fmt_##id = {#id, parse_##id}
 
 #endif

@@ -37,8 +37,8 @@ input_part_text(GMimePart *part, size_t max)
 	g_mime_data_wrapper_write_to_stream(content, mem);
 	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 	len = MIN(bytes->len, max);
-	charset = g_mime_object_get_content_type_parameter(
-	    GMIME_OBJECT(part), "charset");
+	charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part),
+							   "charset");
 	text = charset_to_utf8((const char *)bytes->data, len, charset);
 	g_object_unref(mem);
 	return text;
@@ -83,10 +83,14 @@ html_to_text(const char *html)
 
 			if (e == NULL)
 				break;
-			if (text_starts_ci(p, "<br") || text_starts_ci(p, "<p") ||
-			    text_starts_ci(p, "</p") || text_starts_ci(p, "<div") ||
-			    text_starts_ci(p, "</div") || text_starts_ci(p, "<tr") ||
-			    text_starts_ci(p, "</tr") || text_starts_ci(p, "<li"))
+			if (text_starts_ci(p, "<br") ||
+			    text_starts_ci(p, "<p") ||
+			    text_starts_ci(p, "</p") ||
+			    text_starts_ci(p, "<div") ||
+			    text_starts_ci(p, "</div") ||
+			    text_starts_ci(p, "<tr") ||
+			    text_starts_ci(p, "</tr") ||
+			    text_starts_ci(p, "<li"))
 				g_string_append_c(out, '\n');
 			p = e;
 		} else if (text_starts_ci(p, "&lt;")) {
@@ -117,13 +121,15 @@ type_is(GMimeContentType *ct, const char *type, const char *subtype)
 static void
 walk_leaf(struct walk *w, GMimePart *part)
 {
-	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+	GMimeContentType *ct =
+	    g_mime_object_get_content_type(GMIME_OBJECT(part));
 	char *text;
 
 	if (type_is(ct, "message", "delivery-status") ||
 	    type_is(ct, "message", "global-delivery-status")) {
 		if (w->delivery_status == NULL)
-			w->delivery_status = input_part_text(part, INPUT_MAX_TEXT);
+			w->delivery_status =
+			    input_part_text(part, INPUT_MAX_TEXT);
 		return;
 	}
 	if (type_is(ct, "text", "rfc822-headers") ||
@@ -137,7 +143,7 @@ walk_leaf(struct walk *w, GMimePart *part)
 		append_text(w->plain, text);
 		g_free(text);
 	} else if (type_is(ct, "text", "html") &&
-	    !g_mime_part_is_attachment(part)) {
+		   !g_mime_part_is_attachment(part)) {
 		char *html = input_part_text(part, INPUT_MAX_TEXT);
 
 		text = html_to_text(html);
@@ -157,8 +163,8 @@ walk_object(struct walk *w, GMimeObject *obj)
 		for (i = 0; i < n; i++)
 			walk_object(w, g_mime_multipart_get_part(mp, i));
 	} else if (GMIME_IS_MESSAGE_PART(obj)) {
-		GMimeMessage *m = g_mime_message_part_get_message(
-		    GMIME_MESSAGE_PART(obj));
+		GMimeMessage *m =
+		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 
 		if (w->attached == NULL && m != NULL)
 			w->attached = g_object_ref(m);
@@ -171,7 +177,7 @@ void
 input_init(struct bounce_input *in, GMimeMessage *msg)
 {
 	struct walk w = {g_string_new(NULL), g_string_new(NULL), NULL, NULL,
-	    NULL};
+			 NULL};
 	GMimeObject *body = g_mime_message_get_mime_part(msg);
 	const char *from = g_mime_object_get_header(GMIME_OBJECT(msg), "From");
 

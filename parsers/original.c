@@ -37,11 +37,25 @@ original_parse_headers(const char *text)
 static bool
 is_original_header_line(const char *line)
 {
-	static const char *const names[] = {"Return-Path:", "Received:",
-	    "Message-ID:", "Message-Id:", "From:", "To:", "Subject:", "Date:",
-	    "MIME-Version:", "Content-Type:", "X-Order-Number:", "X-Mail-Type:",
-	    "Reply-To:", "DKIM-Signature:", "Content-Transfer-Encoding:",
-	    "Delivered-To:", "X-Mailer:", "Sender:", NULL};
+	static const char *const names[] = {"Return-Path:",
+					    "Received:",
+					    "Message-ID:",
+					    "Message-Id:",
+					    "From:",
+					    "To:",
+					    "Subject:",
+					    "Date:",
+					    "MIME-Version:",
+					    "Content-Type:",
+					    "X-Order-Number:",
+					    "X-Mail-Type:",
+					    "Reply-To:",
+					    "DKIM-Signature:",
+					    "Content-Transfer-Encoding:",
+					    "Delivered-To:",
+					    "X-Mailer:",
+					    "Sender:",
+					    NULL};
 	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -91,7 +105,8 @@ original_message(const struct bounce_input *in)
 		return g_object_ref(in->attached);
 	if (in->attached_headers != NULL)
 		return original_parse_headers(in->attached_headers);
-	if (in->body != NULL && (quoted = find_quoted_headers(in->body)) != NULL)
+	if (in->body != NULL &&
+	    (quoted = find_quoted_headers(in->body)) != NULL)
 		return original_parse_headers(quoted);
 	return NULL;
 }
@@ -112,8 +127,8 @@ set_header(char **field, GMimeMessage *msg, const char *name)
 static void
 set_addr_header(char **field, GMimeMessage *msg, const char *name)
 {
-	char *addr = input_first_addr(
-	    g_mime_object_get_header(GMIME_OBJECT(msg), name));
+	char *addr =
+	    input_first_addr(g_mime_object_get_header(GMIME_OBJECT(msg), name));
 
 	if (addr != NULL)
 		report_set_default(field, addr);
@@ -122,7 +137,7 @@ set_addr_header(char **field, GMimeMessage *msg, const char *name)
 
 static void
 fill_original(GMimeMessage *msg, const struct bounce_options *opts,
-    struct bounce_report *report)
+	      struct bounce_report *report)
 {
 	struct bounce_original *o = &report->original;
 	const char *date = g_mime_object_get_header(GMIME_OBJECT(msg), "Date");
@@ -147,8 +162,8 @@ token_chars(const char *s, size_t n, size_t max, bool upper_ok)
 		return false;
 	for (i = 0; i < n; i++)
 		if (!(g_ascii_isdigit(s[i]) || g_ascii_islower(s[i]) ||
-			s[i] == '_' || (upper_ok && (g_ascii_isupper(s[i]) ||
-							s[i] == '-'))))
+		      s[i] == '_' ||
+		      (upper_ok && (g_ascii_isupper(s[i]) || s[i] == '-'))))
 			return false;
 	return true;
 }
@@ -179,7 +194,7 @@ static void
 verp_from_envelope(const struct bounce_input *in, struct bounce_report *report)
 {
 	static const char *const names[] = {"X-Original-To", "Delivered-To",
-	    "Envelope-To", "To", NULL};
+					    "Envelope-To", "To", NULL};
 	char *order = NULL, *type = NULL;
 	size_t i;
 
@@ -197,7 +212,8 @@ verp_from_envelope(const struct bounce_input *in, struct bounce_report *report)
 
 void
 original_extract(const struct bounce_input *in,
-    const struct bounce_options *opts, struct bounce_report *report)
+		 const struct bounce_options *opts,
+		 struct bounce_report *report)
 {
 	GMimeMessage *msg = original_message(in);
 

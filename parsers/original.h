@@ -15,7 +15,8 @@
    when the headers gave no order number.  Never overwrites fields a
    parser already set. */
 void original_extract(const struct bounce_input *in,
-    const struct bounce_options *opts, struct bounce_report *report);
+		      const struct bounce_options *opts,
+		      struct bounce_report *report);
 
 /* Parses text as a header block (a message without body is fine) and
    returns a new message (g_clear_object) or NULL. */

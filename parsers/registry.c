@@ -11,15 +11,15 @@
 #include "formats.h"
 
 static const struct bounce_parser *const *const groups[] = {
-	fmt_jp_parsers,
-	fmt_provider_parsers,
-	fmt_exchange_parsers,
-	fmt_mta_parsers,
+    fmt_jp_parsers,
+    fmt_provider_parsers,
+    fmt_exchange_parsers,
+    fmt_mta_parsers,
 };
 
 static int
 try_parser(const struct bounce_parser *p, const struct bounce_input *in,
-    struct bounce_report *report)
+	   struct bounce_report *report)
 {
 	if (p->parse(in, report) != 1)
 		return 0;
@@ -41,5 +41,5 @@ registry_parse(const struct bounce_input *in, struct bounce_report *report)
 			if (try_parser(groups[i][j], in, report))
 				return 1;
 	return try_parser(&fmt_dsn_text, in, report) ||
-	    try_parser(&fmt_generic, in, report);
+	       try_parser(&fmt_generic, in, report);
 }

@@ -39,13 +39,12 @@ struct bounce_parser {
 	const char *name;
 	/* See the top of this file.  report->kind is set by the parser. */
 	int (*parse)(const struct bounce_input *in,
-	    struct bounce_report *report);
+		     struct bounce_report *report);
 };
 
 /* Runs the parsers in order until one returns 1; sets report->parser to
    its name.  Returns 1 if a parser claimed the message, else 0. */
-int registry_parse(const struct bounce_input *in,
-    struct bounce_report *report);
+int registry_parse(const struct bounce_input *in, struct bounce_report *report);
 
 /* Returns a header of msg (decoded, UTF-8) or NULL.  Borrowed. */
 const char *input_header(const struct bounce_input *in, const char *name);

@@ -200,7 +200,7 @@ report_set_replycode(struct bounce_rcpt *rcpt, const char *text)
 		return false;
 	for (p = text; *p != '\0'; p++) {
 		if (p > text && (g_ascii_isalnum(p[-1]) || p[-1] == '.' ||
-				    p[-1] == '-' || p[-1] == '/'))
+				 p[-1] == '-' || p[-1] == '/'))
 			continue;
 		if ((p[0] != '2' && p[0] != '4' && p[0] != '5') ||
 		    !g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]))

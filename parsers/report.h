@@ -14,12 +14,12 @@
 #include <glib.h>
 
 enum bounce_kind {
-	BOUNCE_KIND_NONE = 0, /* not a bounce: a normal mail */
-	BOUNCE_KIND_DSN,      /* RFC 3464 / RFC 6533 delivery status report */
-	BOUNCE_KIND_BOUNCE,   /* a non-standard bounce text */
+	BOUNCE_KIND_NONE = 0,  /* not a bounce: a normal mail */
+	BOUNCE_KIND_DSN,       /* RFC 3464 / RFC 6533 delivery status report */
+	BOUNCE_KIND_BOUNCE,    /* a non-standard bounce text */
 	BOUNCE_KIND_AUTOREPLY, /* RFC 3834 auto-reply, vacation */
-	BOUNCE_KIND_FEEDBACK, /* RFC 5965 ARF complaint */
-	BOUNCE_KIND_ERROR,    /* could not be parsed; report->error says why */
+	BOUNCE_KIND_FEEDBACK,  /* RFC 5965 ARF complaint */
+	BOUNCE_KIND_ERROR,     /* could not be parsed; report->error says why */
 };
 
 /* Sisimai-compatible reason vocabulary (DESIGN.md).  Keep the order in
@@ -74,20 +74,20 @@ enum bounce_side {
    "relayed", "expanded" or NULL when unknown.  status is an RFC 3463 code
    ("5.1.1") or "".  replycode is a 3-digit SMTP reply code or "". */
 struct bounce_rcpt {
-	char *recipient;      /* addr-spec, domain lowercased; NULL if unknown */
+	char *recipient; /* addr-spec, domain lowercased; NULL if unknown */
 	char *original_recipient;
 	char *action;
 	char status[16];
 	char replycode[4];
-	char *diagnostic;     /* one line, UTF-8, whitespace collapsed */
+	char *diagnostic; /* one line, UTF-8, whitespace collapsed */
 	char *remote_mta;
-	char *last_attempt;   /* ISO 8601 or NULL */
+	char *last_attempt; /* ISO 8601 or NULL */
 
 	/* set by classify_report() */
 	enum bounce_reason reason;
 	bool hardbounce;
 	enum bounce_side side;
-	char *rule;           /* which rule decided, e.g. "status:5.1.1" */
+	char *rule; /* which rule decided, e.g. "status:5.1.1" */
 };
 
 /* Headers of the returned original message (or of the complained-about or
@@ -98,29 +98,29 @@ struct bounce_original {
 	char *from;
 	char *to;
 	char *subject;
-	char *date;           /* ISO 8601 when parseable, else as given */
+	char *date; /* ISO 8601 when parseable, else as given */
 };
 
 struct bounce_report {
 	enum bounce_kind kind;
-	const char *parser;   /* static name of the format parser */
-	char *error;          /* kind == BOUNCE_KIND_ERROR: why */
+	const char *parser; /* static name of the format parser */
+	char *error;        /* kind == BOUNCE_KIND_ERROR: why */
 	char *reporting_mta;
-	char *date;           /* ISO 8601 date of the report */
-	char *subject;        /* the bounce's own subject, UTF-8 */
-	char *from;           /* the bounce's own From address */
-	char *feedback_type;  /* ARF Feedback-Type */
+	char *date;          /* ISO 8601 date of the report */
+	char *subject;       /* the bounce's own subject, UTF-8 */
+	char *from;          /* the bounce's own From address */
+	char *feedback_type; /* ARF Feedback-Type */
 	char *order_number;
 	char *mail_type;
 	struct bounce_original original;
-	GPtrArray *rcpts;     /* of struct bounce_rcpt *, owned */
+	GPtrArray *rcpts; /* of struct bounce_rcpt *, owned */
 };
 
 /* Returns a new empty report of kind NONE.  Free with report_free(). */
 struct bounce_report *report_new(void);
 
 /* Frees *report and everything it owns; sets *report to NULL.  NULL and
-   *report == NULL are no-ops. */
+ *report == NULL are no-ops. */
 void report_free(struct bounce_report **report);
 
 /* Appends a new zeroed recipient to report and returns it (owned by the
@@ -130,7 +130,7 @@ struct bounce_rcpt *report_add_rcpt(struct bounce_report *report);
 /* Returns the recipient whose address equals addr (case-insensitively), or
    NULL. */
 struct bounce_rcpt *report_find_rcpt(const struct bounce_report *report,
-    const char *addr);
+				     const char *addr);
 
 /* Replaces *field with a copy of value (NULL clears it).  The copy is
    made valid UTF-8, control characters become spaces and runs of white

@@ -50,30 +50,28 @@ text_has_any_ci(const char *hay, const char *const *needles)
 bool
 text_starts_ci(const char *s, const char *prefix)
 {
-	return s != NULL &&
-	    g_ascii_strncasecmp(s, prefix, strlen(prefix)) == 0;
+	return s != NULL && g_ascii_strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
 static bool
 is_local_char(unsigned char c)
 {
 	return g_ascii_isalnum(c) || c >= 0x80 ||
-	    strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
+	       strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL;
 }
 
 static bool
 is_domain_char(unsigned char c)
 {
 	return g_ascii_isalnum(c) || c >= 0x80 || c == '-' || c == '.' ||
-	    c == '_';
+	       c == '_';
 }
 
 /* Given the position of '@' in s[0..n), finds the extent of the address
    around it.  Returns false if either side is empty or the domain is not
    dotted. */
 static bool
-addr_around(const char *s, size_t n, size_t at, size_t *start_r,
-    size_t *end_r)
+addr_around(const char *s, size_t n, size_t at, size_t *start_r, size_t *end_r)
 {
 	size_t b = at, e = at + 1;
 	bool dot = false;
@@ -90,8 +88,8 @@ addr_around(const char *s, size_t n, size_t at, size_t *start_r,
 	} else {
 		while (e < n && is_domain_char((unsigned char)s[e])) {
 			dot = dot || (s[e] == '.' && e + 1 < n &&
-					 is_domain_char((unsigned char)s[e + 1]) &&
-					 s[e + 1] != '.');
+				      is_domain_char((unsigned char)s[e + 1]) &&
+				      s[e + 1] != '.');
 			e++;
 		}
 	}
@@ -148,9 +146,8 @@ text_clean_addr(const char *s, size_t n)
 	return addr;
 }
 
-/* Returns the end of the line starting at p (at '\n' or '\0'). */
-static const char *
-line_end(const char *p)
+const char *
+text_line_end(const char *p)
 {
 	const char *e = strchr(p, '\n');
 
@@ -171,8 +168,8 @@ range_has_ci(const char *p, const char *e, const char *needle)
 	return false;
 }
 
-static bool
-line_has_any(const char *p, const char *e, const char *const *needles)
+bool
+text_line_has_any(const char *p, const char *e, const char *const *needles)
 {
 	if (needles == NULL)
 		return false;
@@ -182,8 +179,14 @@ line_has_any(const char *p, const char *e, const char *const *needles)
 	return false;
 }
 
-static bool
-line_blank(const char *p, const char *e)
+const char *
+text_next_line(const char *e)
+{
+	return *e != '\0' ? e + 1 : e;
+}
+
+bool
+text_line_blank(const char *p, const char *e)
 {
 	for (; p < e; p++)
 		if (!g_ascii_isspace(*p))
@@ -200,10 +203,10 @@ scan_start(const char *body, const struct textscan_spec *spec)
 
 	if (spec->begin == NULL)
 		return body;
-	for (; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
-		e = line_end(p);
-		if (line_has_any(p, e, spec->begin))
-			return *e != '\0' ? e + 1 : e;
+	for (; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
+		if (text_line_has_any(p, e, spec->begin))
+			return text_next_line(e);
 	}
 	return spec->begin_required ? NULL : body;
 }
@@ -237,8 +240,7 @@ finish_rcpt(struct bounce_rcpt *rcpt, GString *diag)
 
 /* Starts or finds the recipient for the address at a/alen. */
 static struct bounce_rcpt *
-scan_rcpt(struct bounce_report *report, const char *a, size_t alen,
-    int *count)
+scan_rcpt(struct bounce_report *report, const char *a, size_t alen, int *count)
 {
 	char *addr = text_clean_addr(a, alen);
 	struct bounce_rcpt *rcpt;
@@ -256,11 +258,8 @@ scan_rcpt(struct bounce_report *report, const char *a, size_t alen,
 	return rcpt;
 }
 
-/* True if the address at a is the current recipient's: the line merely
-   continues its reply (Postfix folds "said: 550 ..." onto lines that
-   repeat the address; qmail quotes it in "Remote host said:"). */
-static bool
-continues_rcpt(const struct bounce_rcpt *rcpt, const char *a, size_t alen)
+bool
+text_is_rcpt(const struct bounce_rcpt *rcpt, const char *a, size_t alen)
 {
 	char *addr;
 	bool same;
@@ -273,18 +272,49 @@ continues_rcpt(const struct bounce_rcpt *rcpt, const char *a, size_t alen)
 	return same;
 }
 
+int
+textscan_failed_list(const char *value, struct bounce_report *report)
+{
+	char **list;
+	int n = 0;
+	size_t i;
+
+	if (value == NULL)
+		return 0;
+	list = g_strsplit(value, ",", -1);
+	for (i = 0; list[i] != NULL; i++) {
+		const char *a;
+		size_t alen;
+		char *addr = NULL;
+		struct bounce_rcpt *r;
+
+		if (text_find_addr(list[i], strlen(list[i]), &a, &alen))
+			addr = text_clean_addr(a, alen);
+		if (addr == NULL || report_find_rcpt(report, addr) != NULL) {
+			g_free(addr);
+			continue;
+		}
+		r = report_add_rcpt(report);
+		r->recipient = addr;
+		r->action = g_strdup("failed");
+		n++;
+	}
+	g_strfreev(list);
+	return n;
+}
+
 /* True if diag is only a short label such as "because:" or "Remote host
    said:" so far: the reply is the paragraph after the blank line. */
 static bool
 diag_is_label(const GString *diag)
 {
 	return diag->len > 0 && diag->len <= 40 &&
-	    diag->str[diag->len - 1] == ':';
+	       diag->str[diag->len - 1] == ':';
 }
 
 int
 textscan_recipients(const char *body, const struct textscan_spec *spec,
-    struct bounce_report *report)
+		    struct bounce_report *report)
 {
 	GString *diag = g_string_new(NULL);
 	struct bounce_rcpt *rcpt = NULL;
@@ -294,13 +324,13 @@ textscan_recipients(const char *body, const struct textscan_spec *spec,
 
 	if ((p = scan_start(body, spec)) == NULL)
 		goto out;
-	for (; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
-		e = line_end(p);
-		if (line_has_any(p, e, spec->end))
+	for (; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
+		if (text_line_has_any(p, e, spec->end))
 			break;
-		if (!line_has_any(p, e, spec->ignore) &&
+		if (!text_line_has_any(p, e, spec->ignore) &&
 		    text_find_addr(p, e - p, &a, &alen) &&
-		    !continues_rcpt(rcpt, a, alen)) {
+		    !text_is_rcpt(rcpt, a, alen)) {
 			finish_rcpt(rcpt, diag);
 			rcpt = scan_rcpt(report, a, alen, &count);
 			a += alen;
@@ -309,7 +339,7 @@ textscan_recipients(const char *body, const struct textscan_spec *spec,
 			append_diag(diag, a, e);
 			continue;
 		}
-		if (line_blank(p, e)) {
+		if (text_line_blank(p, e)) {
 			if (diag->len > 0 && !diag_is_label(diag)) {
 				finish_rcpt(rcpt, diag);
 				rcpt = NULL;
@@ -326,19 +356,18 @@ out:
 }
 
 char *
-text_section(const char *body, const char *const *begin,
-    const char *const *end)
+text_section(const char *body, const char *const *begin, const char *const *end)
 {
 	const char *p, *e, *start = NULL;
 
-	for (p = body; *p != '\0'; p = *e != '\0' ? e + 1 : e) {
-		e = line_end(p);
+	for (p = body; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
 		if (start == NULL) {
-			if (line_has_any(p, e, begin))
+			if (text_line_has_any(p, e, begin))
 				start = p;
 			continue;
 		}
-		if (line_has_any(p, e, end))
+		if (text_line_has_any(p, e, end))
 			break;
 	}
 	if (start == NULL)

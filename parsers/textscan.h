@@ -34,12 +34,35 @@ bool text_starts_ci(const char *s, const char *prefix);
    returns true, or returns false.  Does not accept addresses whose domain
    has no dot unless it is in brackets. */
 bool text_find_addr(const char *s, size_t n, const char **start_r,
-    size_t *len_r);
+		    size_t *len_r);
 
 /* Returns a newly allocated (g_free) copy of the addr-spec at s/n with the
    domain lowercased and surrounding <>, quotes and trailing dots removed,
    or NULL if it is not plausibly an address. */
 char *text_clean_addr(const char *s, size_t n);
+
+/* Line walking over LF text: text_line_end() returns the end of the line
+   starting at p (its '\n' or the final '\0'); text_next_line() the start
+   of the next line given that end. */
+const char *text_line_end(const char *p);
+const char *text_next_line(const char *e);
+
+/* True if the line p..e is empty or white space only. */
+bool text_line_blank(const char *p, const char *e);
+
+/* True if the line p..e contains one of needles (NULL-terminated, may be
+   NULL), ignoring ASCII case.  Does not allocate. */
+bool text_line_has_any(const char *p, const char *e,
+		       const char *const *needles);
+
+/* True if the address at a/alen is rcpt's own address (a reply line that
+   quotes it).  rcpt may be NULL. */
+bool text_is_rcpt(const struct bounce_rcpt *rcpt, const char *a, size_t alen);
+
+/* Adds each address of a comma-separated list (the X-Failed-Recipients
+   header) to report as a failed recipient, skipping ones already there.
+   value may be NULL.  Returns the number added. */
+int textscan_failed_list(const char *value, struct bounce_report *report);
 
 /* Where the error section of a text bounce starts and ends. */
 struct textscan_spec {
@@ -63,13 +86,13 @@ struct textscan_spec {
    and reply code when the diagnostic holds them.  Returns the number of
    recipients found. */
 int textscan_recipients(const char *body, const struct textscan_spec *spec,
-    struct bounce_report *report);
+			struct bounce_report *report);
 
 /* Returns a newly allocated copy (g_free) of the text of body between the
    first line containing a begin marker and the first later line
    containing an end marker, or NULL if no begin marker matches.  end may
    be NULL (to the end). */
 char *text_section(const char *body, const char *const *begin,
-    const char *const *end);
+		   const char *const *end);
 
 #endif

@@ -100,8 +100,9 @@ check_dsn(struct bounce_report *r)
 	test_assert_str(a->action, "failed");
 	test_assert_str(a->status, "5.1.1");
 	test_assert_str(a->replycode, "550");
-	test_assert_str(a->diagnostic, "550 5.1.1 <taro@example.jp>: "
-	    "Recipient address rejected: User unknown");
+	test_assert_str(a->diagnostic,
+			"550 5.1.1 <taro@example.jp>: "
+			"Recipient address rejected: User unknown");
 	test_assert_str(a->remote_mta, "mx.example.jp");
 	test_assert_str(classify_reason_name(a->reason), "userunknown");
 	test_assert(a->hardbounce);
@@ -128,8 +129,9 @@ test_line_ends(void)
 		char *msg = with_line_ends(dsn_lf, eols[i]);
 		struct bounce_report *r = parse_str(msg);
 
-		test_begin(i == 0 ? "DSN with LF" : i == 1 ? "DSN with CRLF"
-							  : "DSN with CR only");
+		test_begin(i == 0   ? "DSN with LF"
+			   : i == 1 ? "DSN with CRLF"
+				    : "DSN with CR only");
 		check_dsn(r);
 		test_end();
 		report_free(&r);
@@ -183,8 +185,10 @@ test_deep_nesting(void)
 	int i;
 
 	for (i = 0; i < 2000; i++)
-		g_string_append_printf(s, "Content-Type: multipart/mixed; "
-		    "boundary=\"b%d\"\n\n--b%d\n", i, i);
+		g_string_append_printf(s,
+				       "Content-Type: multipart/mixed; "
+				       "boundary=\"b%d\"\n\n--b%d\n",
+				       i, i);
 	g_string_append(s, "Content-Type: text/plain\n\nhello\n");
 	test_begin("2000 nested multiparts");
 	r = bounce_parse(s->str, s->len, NULL);

@@ -18,7 +18,8 @@ test_find_addr(void)
 	} cases[] = {
 	    {"<user@example.jp>: host said: 550", "user@example.jp"},
 	    {"  user@Example.JP", "user@example.jp"},
-	    {"To: \"Name\" <a.b+c@sub.example.co.jp>", "a.b+c@sub.example.co.jp"},
+	    {"To: \"Name\" <a.b+c@sub.example.co.jp>",
+	     "a.b+c@sub.example.co.jp"},
 	    {"mail for x@localhost failed", NULL},
 	    {"no address here", NULL},
 	    {"user@example.jp.", "user@example.jp"},
@@ -36,7 +37,8 @@ test_find_addr(void)
 		size_t n;
 		char *got = NULL;
 
-		if (text_find_addr(cases[i].line, strlen(cases[i].line), &a, &n))
+		if (text_find_addr(cases[i].line, strlen(cases[i].line), &a,
+				   &n))
 			got = text_clean_addr(a, n);
 		test_assert_str(got, cases[i].want);
 		g_free(got);
@@ -50,7 +52,8 @@ test_find_ci(void)
 	static const char *const markers[] = {"original message", "xyz", NULL};
 
 	test_begin("text_find_ci");
-	test_assert(text_has_ci("The ORIGINAL Message follows", "original message"));
+	test_assert(
+	    text_has_ci("The ORIGINAL Message follows", "original message"));
 	test_assert(!text_has_ci("origina", "original"));
 	test_assert(text_has_any_ci("a xyZ b", markers));
 	test_assert(!text_has_any_ci(NULL, markers));
@@ -214,7 +217,8 @@ test_verp(void)
 		const char *addr, *order, *type;
 		bool ok;
 	} cases[] = {
-	    {"bounce+ORD-2026-0001.thanks@shop.jp", "ORD-2026-0001", "thanks", true},
+	    {"bounce+ORD-2026-0001.thanks@shop.jp", "ORD-2026-0001", "thanks",
+	     true},
 	    {"bounce+12345@shop.jp", "12345", NULL, true},
 	    {"bounce+user=example.com@shop.jp", NULL, NULL, false},
 	    {"bounce@shop.jp", NULL, NULL, false},
@@ -226,7 +230,8 @@ test_verp(void)
 	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
 		char *order, *type;
 
-		test_assert_int(original_verp_token(cases[i].addr, &order, &type),
+		test_assert_int(
+		    original_verp_token(cases[i].addr, &order, &type),
 		    cases[i].ok);
 		test_assert_str(order, cases[i].order);
 		test_assert_str(type, cases[i].type);
