@@ -318,14 +318,40 @@ infer_action(struct bounce_rcpt *r)
 		r->action = g_strdup("failed");
 }
 
+/* Postfix says which SMTP command the reply answered only in the
+   human-readable part ("... (in reply to end of DATA command)"), not in
+   the Diagnostic-Code.  The command matters: docomo's "550 Unknown user"
+   after DATA is its content filter, not a missing mailbox.  Appends that
+   note to the recipient's diagnostic when the diagnostic lacks it. */
+static void
+add_command_note(struct bounce_rcpt *r, const char *text_diag)
+{
+	const char *note, *end;
+	char *joined;
+
+	if (r->diagnostic == NULL || text_diag == NULL ||
+	    text_has_ci(r->diagnostic, "in reply to") ||
+	    (note = text_find_ci(text_diag, "(in reply to ")) == NULL ||
+	    (end = strchr(note, ')')) == NULL)
+		return;
+	joined = g_strdup_printf("%s %.*s", r->diagnostic,
+	    (int)(end - note + 1), note);
+	report_set(&r->diagnostic, joined);
+	g_free(joined);
+}
+
 /* Fills recipients' missing address and diagnostic from the
    human-readable part. */
 static void
 fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 {
-	static const char *const end[] = {
-	    "original message", "returned message", "message headers follow",
-	    "------ This is a copy", NULL};
+	/* Separator lines before a quoted original.  Anchored with dashes
+	   or "follows": a preamble sentence such as "delete your own text
+	   from the attached returned message" must not end the scan. */
+	static const char *const end[] = {"-- original message",
+	    "original message follows", "returned message follows",
+	    "message headers follow", "------ This is a copy",
+	    "--- Below this line", "Below is a copy of the original", NULL};
 	struct textscan_spec spec = {NULL, false, end, NULL};
 	struct bounce_report *text = report_new();
 	guint i;
@@ -347,6 +373,8 @@ fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 		if (t != NULL && t->diagnostic != NULL &&
 		    (r->diagnostic == NULL || *r->diagnostic == '\0'))
 			report_set(&r->diagnostic, t->diagnostic);
+		else if (t != NULL)
+			add_command_note(r, t->diagnostic);
 		if (r->replycode[0] == '\0' && r->diagnostic != NULL)
 			report_set_replycode(r, r->diagnostic);
 		sharpen_status(r);

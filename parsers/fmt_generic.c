@@ -48,15 +48,12 @@ static const char *const bounce_subjects[] = {"undeliver",
 					      NULL};
 
 /* Lines of the quoted original or the signature: never recipients. */
-static const char *const end_markers[] = {"original message",
-					  "returned message",
-					  "message headers follow",
-					  "------ This is a copy",
-					  "--- Below this line is a copy",
-					  "Received: from",
-					  "-----Original",
-					  "元のメッセージ",
-					  NULL};
+static const char *const end_markers[] = {"-- original message",
+    "original message follows", "returned message follows",
+    "message headers follow", "------ This is a copy",
+    "--- Below this line is a copy", "Below is a copy of the original",
+    "Received: from", "-----Original",
+    "元のメッセージ", NULL};
 
 static const char *const ignore_lines[] = {
     "From:", "Reply-To:", "Return-Path:", "Sender:", "Message-ID:",

@@ -45,7 +45,7 @@ if perl -MSisimai -e 1 2>/dev/null; then
 	t0=$(now_ns)
 	/usr/bin/time -f "%M" -o "$work/rss2" perl -MSisimai -e \
 	    'my $v = Sisimai->make($ARGV[0]); printf "%d\n", scalar @{$v || []}' \
-	    "$work/mail" >"$work/sisimai.out"
+	    "$work/mail" >"$work/sisimai.out" 2>/dev/null
 	t1=$(now_ns)
 	sms=$(( (t1 - t0) / 1000000 ))
 	srate=$((count * 1000 / (sms > 0 ? sms : 1)))
