@@ -14,6 +14,7 @@
 
 #include "bounced/cmd_common.h"
 #include "bounced/commands.h"
+#include "bounced/shop_sync.h"
 #include "db/query.h"
 
 static const char db_usage[] =
@@ -26,38 +27,6 @@ static const char db_usage[] =
     "\n"
     "The database is --db CONNINFO, else database.conninfo of -c FILE (or\n"
     "the installed bounced.conf), else libpq's PGHOST/PGDATABASE/...\n";
-
-/* Upserts every shop of the configuration. */
-static int
-db_sync_shops(struct cmd_ctx *ctx, int *n_r)
-{
-	char *actor = query_actor(), *error = NULL;
-	size_t i;
-	int ret = 0;
-
-	*n_r = 0;
-	for (i = 0; ctx->cfg != NULL && i < ctx->cfg->n_shops; i++) {
-		const struct bounced_shop *s = &ctx->cfg->shops[i];
-		char *notify = g_strjoinv("\n", s->notify);
-		char *fatal = g_strjoinv("\n", s->fatal_reasons);
-		struct query_shop q = {s->id, s->name, notify,
-		    s->sender_domains, fatal, s->strike_limit, s->grace_days,
-		    s->stale_days, s->dry_run};
-
-		ret = query_shop_upsert(ctx->db, &q, actor, NULL, &error);
-		g_free(notify);
-		g_free(fatal);
-		if (ret < 0) {
-			fprintf(stderr, "bouncectl: shop %s: %s\n", s->id,
-			    error);
-			g_free(error);
-			break;
-		}
-		(*n_r)++;
-	}
-	g_free(actor);
-	return ret;
-}
 
 static int
 db_migrate_cmd(struct cmd_ctx *ctx)
@@ -73,8 +42,13 @@ db_migrate_cmd(struct cmd_ctx *ctx)
 	}
 	printf("schema version %d (%d migration%s applied)\n", version,
 	    applied, applied == 1 ? "" : "s");
-	if (db_sync_shops(ctx, &shops) < 0)
+	shops = 0;
+	if (ctx->cfg != NULL &&
+	    shop_sync_all(ctx->db, ctx->cfg, &shops, &error) < 0) {
+		fprintf(stderr, "bouncectl: %s\n", error);
+		g_free(error);
 		return 1;
+	}
 	if (ctx->cfg != NULL)
 		printf("%d shop%s synchronised from %s\n", shops,
 		    shops == 1 ? "" : "s", ctx->cfg->file);

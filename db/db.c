@@ -95,6 +95,23 @@ db_close(struct db **db)
 	*db = NULL;
 }
 
+int
+db_ensure(struct db *db, char **error_r)
+{
+	char *msg;
+
+	if (PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	g_hash_table_remove_all(db->prepared);
+	PQreset(db->conn);
+	if (PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	msg = db_strip(PQerrorMessage(db->conn));
+	*error_r = g_strdup_printf("cannot reconnect to the database: %s", msg);
+	g_free(msg);
+	return -1;
+}
+
 PGconn *
 db_conn(struct db *db)
 {

@@ -26,6 +26,11 @@ int db_open(const char *conninfo, struct db **db_r, char **error_r);
 /* Closes *db and sets it to NULL.  NULL is a no-op. */
 void db_close(struct db **db);
 
+/* For the daemon: if the connection was lost, reconnects with the same
+   parameters (PQreset) and forgets the prepared statements.  Returns 0
+   when the connection is usable, else -1 and *error_r. */
+int db_ensure(struct db *db, char **error_r);
+
 /* The underlying connection, owned by db. */
 PGconn *db_conn(struct db *db);
 

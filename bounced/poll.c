@@ -1,0 +1,269 @@
+/*
+ * poll.c - one poll cycle per mailbox; see poll.h.
+ *
+ * The sequence is the one of DESIGN.md: the fetcher lends raw bytes,
+ * bounce_parse() turns them into a report, store_record() writes the
+ * message, its results, the rule's changes, the outbox and the cursor in
+ * one transaction, and only after COMMIT the fetcher acks the message
+ * (moves or flags it).  Nothing here logs a password or message text:
+ * messages are named by "SHOP/MAILBOX: KEY".
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "bounced/shop_sync.h"
+#include "bounced/fetch.h"
+#include "bounced/log.h"
+#include "bounced/poll.h"
+#include "db/mailbox.h"
+#include "db/query.h"
+
+/* The state of one cycle. */
+struct poll_run {
+	struct poll_ctx *ctx;
+	const struct bounced_shop *shop;
+	const struct bounced_mailbox *mbox;
+	const struct fetch_ops *ops;
+	struct fetch *f;
+	const char *name;   /* "SHOP/MAILBOX" */
+	gint64 uidvalidity; /* the cursor read at the start */
+	bool hold_cursor;   /* a message failed: stop advancing */
+	bool told_reset;
+	struct poll_stats *st;
+};
+
+static const char *const poll_protocols[] = {"imap", "pop3", "maildir"};
+
+void
+poll_options(struct poll_ctx *ctx, const struct bounced_config *cfg)
+{
+	ctx->opts.max_size = (size_t)cfg->max_message_size;
+	ctx->opts.order_header = cfg->order_header;
+	ctx->opts.type_header = cfg->type_header;
+}
+
+int
+poll_sync_shops(struct poll_ctx *ctx, const struct bounced_config *cfg,
+		char **error_r)
+{
+	int ret, n;
+
+	ret = db_ensure(ctx->db, error_r);
+	if (ret == 0)
+		ret = shop_sync_all(ctx->db, cfg, &n, error_r);
+	store_reload_shops(ctx->store);
+	return ret;
+}
+
+/* The password of m: its password_file (first line) or the variable
+   password_env.  Returns it (g_free) or NULL and *error_r. */
+static char *
+poll_password(const struct bounced_mailbox *m, char **error_r)
+{
+	GError *gerr = NULL;
+	char *pw = NULL;
+	const char *v;
+
+	if (m->password_env != NULL) {
+		if ((v = g_getenv(m->password_env)) == NULL || *v == '\0') {
+			*error_r = g_strdup_printf(
+			    "password_env: the environment variable %s is "
+			    "not set",
+			    m->password_env);
+			return NULL;
+		}
+		return g_strdup(v);
+	}
+	if (!g_file_get_contents(m->password_file, &pw, NULL, &gerr)) {
+		*error_r = g_strdup_printf("password_file: %s", gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	pw[strcspn(pw, "\r\n")] = '\0';
+	if (*pw == '\0') {
+		*error_r = g_strdup_printf("password_file %s: the first line "
+					   "is empty",
+					   m->password_file);
+		g_free(pw);
+		return NULL;
+	}
+	return pw;
+}
+
+/* Where a message of this kind goes. */
+static enum fetch_dest
+poll_dest(const struct bounce_report *report)
+{
+	switch (report->kind) {
+	case BOUNCE_KIND_NONE:
+		return FETCH_NOT_BOUNCE;
+	case BOUNCE_KIND_ERROR:
+		return FETCH_UNPARSEABLE;
+	default:
+		return FETCH_PROCESSED;
+	}
+}
+
+/* Records raw and acks it.  Returns 0 (even if this message failed), or
+   -1 when the mailbox cannot go on (database or server connection). */
+static int
+poll_message(struct poll_run *run, const struct raw_msg *raw)
+{
+	struct poll_ctx *ctx = run->ctx;
+	struct store_source src = {run->shop->id,
+				   run->mbox->name,
+				   poll_protocols[run->mbox->protocol],
+				   raw->key,
+				   raw->uidvalidity,
+				   run->hold_cursor ? 0 : raw->uid};
+	struct store_outcome out = {0};
+	struct bounce_report *report;
+	char *error = NULL;
+	int ret = 0;
+
+	report = raw->too_large
+		     ? bounce_too_large(raw->size, ctx->opts.max_size)
+		     : bounce_parse(raw->data, raw->len, &ctx->opts);
+	if (store_record(ctx->store, &src, raw->too_large ? "" : raw->data,
+			 raw->too_large ? 0 : raw->len, report, &out,
+			 &error) < 0) {
+		log_warnx("%s: %s: not recorded, left on the server: %s",
+			  run->name, raw->key, error);
+		run->st->failed++;
+		run->hold_cursor = true;
+		ret = PQstatus(db_conn(ctx->db)) == CONNECTION_OK ? 0 : -1;
+		goto out;
+	}
+	if (out.duplicate)
+		run->st->duplicates++;
+	else
+		run->st->recorded++;
+	if (report->kind == BOUNCE_KIND_ERROR && !out.duplicate)
+		log_info(
+		    "%s: %s: unparseable, kept as message %" G_GINT64_FORMAT
+		    ": %s",
+		    run->name, raw->key, out.message_id, report->error);
+	g_free(error);
+	error = NULL;
+	if (run->ops->ack(run->f, raw, poll_dest(report), &error) < 0) {
+		log_warnx("%s: %s: recorded but not moved: %s", run->name,
+			  raw->key, error);
+		run->st->failed++;
+		ret = -1; /* the session is in doubt: end this cycle */
+	}
+out:
+	g_free(error);
+	store_outcome_clear(&out);
+	report_free(&report);
+	return ret;
+}
+
+/* Reads the cursor; libpq notices a lost connection only when it is
+   used, so a failure on a dead connection reconnects and tries once more. */
+static int
+poll_cursor(struct poll_run *run, struct fetch_params *p, char **error_r)
+{
+	struct db *db = run->ctx->db;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (tries > 0) {
+			if (PQstatus(db_conn(db)) == CONNECTION_OK)
+				return -1;
+			g_free(*error_r);
+			*error_r = NULL;
+		}
+		if (db_ensure(db, error_r) < 0)
+			return -1;
+		if (mailbox_cursor_get(db, run->shop->id, run->mbox->name,
+				       &p->uidvalidity, &p->last_uid,
+				       error_r) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Connects to the database (again) and reads the mailbox's cursor, the
+   password, and opens the mailbox. */
+static int
+poll_open(struct poll_run *run, char **error_r)
+{
+	struct fetch_params p = {run->mbox, NULL,
+				 run->ctx->opts.max_size != 0
+				     ? run->ctx->opts.max_size
+				     : BOUNCE_DEFAULT_MAX_SIZE,
+				 0, 0};
+	char *password = NULL;
+	int ret;
+
+	if (poll_cursor(run, &p, error_r) < 0)
+		return -1;
+	run->uidvalidity = p.uidvalidity;
+	if (run->mbox->protocol != CONFIG_MAILDIR &&
+	    (password = poll_password(run->mbox, error_r)) == NULL)
+		return -1;
+	p.password = password;
+	ret = run->ops->open(&p, &run->f, error_r);
+	if (password != NULL) {
+		memset(password, 0, strlen(password));
+		g_free(password);
+	}
+	return ret;
+}
+
+int
+poll_mailbox(struct poll_ctx *ctx, const struct bounced_shop *s,
+	     const struct bounced_mailbox *m, struct poll_stats *st)
+{
+	char *name = g_strdup_printf("%s/%s", s->id, m->name);
+	struct poll_run run = {ctx,  s, m,     NULL,  NULL,
+			       name, 0, false, false, st};
+	struct raw_msg raw;
+	char *error = NULL;
+	int r, ret = -1;
+
+	memset(st, 0, sizeof(*st));
+	if (m->protocol == CONFIG_IMAP)
+		run.ops = &fetch_imap_ops;
+	else if (m->protocol == CONFIG_MAILDIR)
+		run.ops = &fetch_maildir_ops;
+	else {
+		log_warnx("%s: protocol pop3 is not supported by this "
+			  "version of bounced yet",
+			  name);
+		goto out;
+	}
+	if (poll_open(&run, &error) < 0)
+		goto out;
+	while (!*ctx->stop && (r = run.ops->next(run.f, &raw, &error)) != 0) {
+		if (r < 0)
+			goto out;
+		st->seen++;
+		if (!run.told_reset && run.uidvalidity != 0 &&
+		    raw.uidvalidity != 0 &&
+		    raw.uidvalidity != run.uidvalidity) {
+			log_info(
+			    "%s: UIDVALIDITY changed from %" G_GINT64_FORMAT
+			    " to %" G_GINT64_FORMAT ": cursor reset",
+			    name, run.uidvalidity, raw.uidvalidity);
+			run.told_reset = true;
+		}
+		if (poll_message(&run, &raw) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (error != NULL)
+		log_warnx("%s: %s", name, error);
+	if (st->seen > 0)
+		log_info("%s: %u message%s: %u recorded, %u already recorded, "
+			 "%u failed%s",
+			 name, st->seen, st->seen == 1 ? "" : "s", st->recorded,
+			 st->duplicates, st->failed,
+			 ret < 0 ? "; mailbox cycle aborted" : "");
+	run.ops != NULL ? run.ops->close(&run.f) : (void)0;
+	g_free(error);
+	g_free(name);
+	return ret;
+}
