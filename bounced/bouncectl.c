@@ -33,6 +33,11 @@ static const struct bouncectl_command commands[] = {
      "parse and record bounce messages from files or stdin", cmd_ingest},
     {"reprocess", "--shop S --since DATE",
      "re-parse stored mail and re-evaluate the rule", cmd_reprocess},
+    {"stats", "[--shop S] [--format table|csv|json|prometheus] [--output FILE]",
+     "per shop and mailbox: messages, failures by reason, suppressions, "
+     "backlog", cmd_stats},
+    {"notify", "--once [--strict] | --status",
+     "send the mail error notifications waiting in the outbox", cmd_notify},
 };
 
 static void

@@ -21,6 +21,8 @@
 #define OID_INT8 20
 #define OID_INT2 21
 #define OID_INT4 23
+#define OID_JSON 114
+#define OID_JSONB 3802
 
 int
 cmd_common_option(struct cmd_ctx *ctx, int c, const char *arg)
@@ -164,6 +166,7 @@ cmd_print_json(const PGresult *res)
 	JsonBuilder *b = json_builder_new();
 	JsonGenerator *g;
 	JsonNode *root;
+	JsonNode *node;
 	char *text;
 	int r, c;
 
@@ -179,6 +182,9 @@ cmd_print_json(const PGresult *res)
 				json_builder_add_null_value(b);
 			else if (t == OID_BOOL)
 				json_builder_add_boolean_value(b, *v == 't');
+			else if ((t == OID_JSON || t == OID_JSONB) &&
+				 (node = json_from_string(v, NULL)) != NULL)
+				json_builder_add_value(b, node); /* takes it */
 			else if (t == OID_INT2 || t == OID_INT4 ||
 				 t == OID_INT8)
 				json_builder_add_int_value(

@@ -25,5 +25,7 @@ int cmd_report(int argc, char **argv); /* cmd_lookup.c */
 int cmd_suppression(int argc, char **argv); /* cmd_suppression.c */
 int cmd_ingest(int argc, char **argv); /* cmd_ingest.c */
 int cmd_reprocess(int argc, char **argv); /* cmd_ingest.c */
+int cmd_stats(int argc, char **argv); /* cmd_stats.c (issue 6) */
+int cmd_notify(int argc, char **argv); /* cmd_notify.c (issue 5) */
 
 #endif

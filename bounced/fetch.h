@@ -1,6 +1,6 @@
 /*
  * fetch.h - one interface over the mail stores bounced polls (IMAP,
- * Maildir): open a mailbox, lend its new messages one at a time, ack each
+ * POP3, Maildir): open a mailbox, lend its new messages one at a time, ack each
  * one after it was committed to the database, close.
  *
  * A fetcher never touches the database and never parses: the poller
@@ -42,6 +42,13 @@ struct fetch_params {
 	size_t max_size;      /* larger messages are not fetched */
 	gint64 uidvalidity;   /* cursor from the database; 0: none */
 	gint64 last_uid;
+	/* Which of keys (n) are already recorded: adds them to recorded_r
+	   (key -> the kind recorded, "dsn", "none", "error", ...).  The
+	   poller answers from the database, so the fetcher never touches it.
+	   Returns 0 or -1 and *error_r.  Used by pop3 to skip seen UIDLs. */
+	int (*recorded)(void *arg, const char *const *keys, guint n,
+			GHashTable *recorded_r, char **error_r);
+	void *recorded_arg;
 };
 
 struct fetch;
@@ -65,6 +72,10 @@ struct fetch_ops {
 
 extern const struct fetch_ops fetch_imap_ops;
 extern const struct fetch_ops fetch_maildir_ops;
+extern const struct fetch_ops fetch_pop3_ops;
+
+/* Where a message recorded with kind ("dsn", "none", "error", ...) goes. */
+enum fetch_dest fetch_dest_of_kind(const char *kind);
 
 /* The folder configured for dest; borrowed from mbox. */
 const char *fetch_dest_folder(const struct bounced_mailbox *mbox,

@@ -574,3 +574,13 @@ fetch_dest_folder(const struct bounced_mailbox *mbox, enum fetch_dest dest)
 		return mbox->unparseable_folder;
 	}
 }
+
+enum fetch_dest
+fetch_dest_of_kind(const char *kind)
+{
+	if (strcmp(kind, "none") == 0)
+		return FETCH_NOT_BOUNCE;
+	if (strcmp(kind, "error") == 0)
+		return FETCH_UNPARSEABLE;
+	return FETCH_PROCESSED;
+}

@@ -6,7 +6,10 @@
  * database or a schema this build does not know ends the program with
  * one clear line.  Then every mailbox is polled on its own schedule
  * (poll_interval with +-10% jitter); a failing mailbox backs off
- * exponentially (up to an hour) while the others go on.  SIGTERM/SIGINT
+ * exponentially (up to an hour) while the others go on.  A mailbox is
+ * polled only under its lease (lease.h), so several bounced may share
+ * one database; one leased by another instance is simply skipped until
+ * its next turn.  SIGTERM/SIGINT
  * finish the current message and exit; SIGHUP reloads the configuration
  * and keeps the old one if the new one is invalid.
  */
@@ -22,7 +25,9 @@
 #include <unistd.h>
 #include <gmime/gmime.h>
 
+#include "bounced/lease.h"
 #include "bounced/log.h"
+#include "bounced/notify.h"
 #include "bounced/poll.h"
 #include "config/config.h"
 #include "db/rule.h"
@@ -51,22 +56,32 @@ struct main_sched {
 struct main_state {
 	const char *file;
 	bool once, foreground, verbose;
+	int lease_seconds;
+	char *instance; /* "HOST:PID", set after daemon() */
 	struct bounced_config *cfg;
 	struct poll_ctx ctx;
 	GArray *sched; /* struct main_sched */
+	/* the notifier (notify.h) */
+	struct notify_ctx notify;
 };
 
 static const char main_usage[] =
-    "usage: bounced [-c FILE] [-f] [-v] [--once]\n"
+    "usage: bounced [-c FILE] [-f] [-v] [--once] [--lease SECONDS]\n"
     "       bounced -t [-c FILE]\n"
     "       bounced --help | --version\n"
     "\n"
-    "Polls the shop mailboxes of the configuration (IMAP, Maildir), records\n"
-    "every bounce in PostgreSQL and only then moves it out of the inbox.\n"
+    "Polls the shop mailboxes of the configuration (IMAP, POP3, Maildir),\n"
+    "records every bounce in PostgreSQL and only then moves it out of the\n"
+    "inbox.\n"
     "\n"
     "  -c, --config FILE  the configuration (default " MAIN_DEFAULT_CONFIG ")\n"
     "  -f, --foreground   do not detach (systemd, debugging)\n"
     "      --once         poll every mailbox once and exit (for cron)\n"
+    "      --lease SECONDS  how long a mailbox lease lasts (default 120):\n"
+    "                     several bounced may share one database; a\n"
+    "                     mailbox is polled by one of them at a time, and\n"
+    "                     the mailboxes of an instance that died are taken\n"
+    "                     over this long after its last renewal\n"
     "  -t, --test         check the configuration and exit\n"
     "  -v, --verbose      also log debug messages\n"
     "\n"
@@ -166,6 +181,13 @@ main_poll_one(struct main_state *ms, struct main_sched *e)
 	int r;
 
 	r = poll_mailbox(&ms->ctx, e->shop, e->mbox, &st);
+	if (r == 0 && st.busy) {
+		/* another instance has it: look again when its lease could
+		   have expired (it may have died), at the latest next turn */
+		e->due = main_now() + main_jitter(MIN(e->mbox->poll_interval,
+						      ms->lease_seconds));
+		return true;
+	}
 	if (r < 0) {
 		e->failures++;
 		delay = MAIN_BACKOFF_MIN << MIN(e->failures - 1, 6);
@@ -224,6 +246,7 @@ main_do_reload(struct main_state *ms)
 	ms->sched = sched;
 	config_free(&ms->cfg);
 	ms->cfg = cfg;
+	ms->notify.cfg = cfg;
 	poll_options(&ms->ctx, cfg);
 	main_log(ms);
 	log_info("configuration reloaded from %s: %zu shop%s, %u mailbox%s",
@@ -258,16 +281,22 @@ main_loop(struct main_state *ms)
 			main_reload = 0;
 			main_do_reload(ms);
 		}
+		bool polled = false;
+
 		for (i = 0; i < ms->sched->len && !main_stop; i++) {
 			struct main_sched *e =
 			    &g_array_index(ms->sched, struct main_sched, i);
 
-			if (e->due <= main_now())
+			if (e->due <= main_now()) {
 				main_poll_one(ms, e);
+				polled = true;
+			}
 			next = MIN(next, e->due);
 		}
 		if (ms->sched->len == 0)
 			next = main_now() + 60;
+		if (!main_stop)
+			next = MIN(next, notify_tick(&ms->notify, polled));
 		if (!main_stop && !main_reload)
 			main_sleep(next);
 	}
@@ -286,6 +315,8 @@ main_once(struct main_state *ms)
 		if (!main_poll_one(
 			ms, &g_array_index(ms->sched, struct main_sched, i)))
 			ok = false;
+	if (!main_stop)
+		notify_tick(&ms->notify, true);
 	if (main_stop) {
 		log_info("stopped on signal");
 		ok = false;
@@ -325,6 +356,7 @@ main_start(struct main_state *ms)
 		return -1;
 	}
 	ms->sched = main_sched_build(ms->cfg, NULL);
+	notify_init(&ms->notify, ms->ctx.db, ms->cfg, &main_stop);
 	return 0;
 }
 
@@ -351,9 +383,13 @@ main_run(struct main_state *ms)
 	}
 	if (!ms->once && ms->cfg->pidfile != NULL)
 		main_pidfile(ms->cfg->pidfile);
-	log_info("started: %zu shop%s, %u mailbox%s%s", ms->cfg->n_shops,
-		 ms->cfg->n_shops == 1 ? "" : "s", ms->sched->len,
-		 ms->sched->len == 1 ? "" : "es",
+	ms->instance = lease_instance_id(); /* the pid after daemon() */
+	ms->ctx.instance = ms->instance;
+	ms->ctx.lease_seconds = ms->lease_seconds;
+	ms->ctx.lease_rest = !ms->once;
+	log_info("started as %s: %zu shop%s, %u mailbox%s%s", ms->instance,
+		 ms->cfg->n_shops, ms->cfg->n_shops == 1 ? "" : "s",
+		 ms->sched->len, ms->sched->len == 1 ? "" : "es",
 		 ms->once ? ", polling once" : "");
 	ret = ms->once ? main_once(ms) : main_loop(ms);
 	if (!ms->once && ms->cfg->pidfile != NULL)
@@ -390,6 +426,7 @@ main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"once", no_argument, NULL, 'o'},
+	    {"lease", required_argument, NULL, 'L'},
 	    {"test", no_argument, NULL, 't'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -400,6 +437,7 @@ main(int argc, char **argv)
 	int c, ret;
 
 	ms.file = MAIN_DEFAULT_CONFIG;
+	ms.lease_seconds = LEASE_DEFAULT_SECONDS;
 	while ((c = getopt_long(argc, argv, "c:ftvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -411,6 +449,21 @@ main(int argc, char **argv)
 		case 'o':
 			ms.once = true;
 			break;
+		case 'L': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 1 ||
+			    v > 86400) {
+				fprintf(stderr, "bounced: --lease: '%s' is not "
+						"a number of seconds from 1 to "
+						"86400\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			ms.lease_seconds = (int)v;
+			break;
+		}
 		case 't':
 			test = true;
 			break;
@@ -441,6 +494,7 @@ main(int argc, char **argv)
 	store_free(&ms.ctx.store);
 	db_close(&ms.ctx.db);
 	config_free(&ms.cfg);
+	g_free(ms.instance);
 	bounce_shutdown();
 	g_mime_shutdown();
 	log_close();

@@ -14,6 +14,7 @@
 
 #include "bounced/shop_sync.h"
 #include "bounced/fetch.h"
+#include "bounced/lease.h"
 #include "bounced/log.h"
 #include "bounced/poll.h"
 #include "db/mailbox.h"
@@ -31,6 +32,7 @@ struct poll_run {
 	bool hold_cursor;   /* a message failed: stop advancing */
 	bool told_reset;
 	struct poll_stats *st;
+	struct lease lease;
 };
 
 static const char *const poll_protocols[] = {"imap", "pop3", "maildir"};
@@ -184,16 +186,32 @@ poll_cursor(struct poll_run *run, struct fetch_params *p, char **error_r)
 	return -1;
 }
 
+/* fetch_params.recorded: asks the database which keys it has. */
+static int
+poll_recorded(void *arg, const char *const *keys, guint n,
+	      GHashTable *recorded_r, char **error_r)
+{
+	struct poll_run *run = arg;
+
+	return mailbox_keys_recorded(run->ctx->db, run->shop->id,
+				     run->mbox->name, keys, n, recorded_r,
+				     error_r);
+}
+
 /* Connects to the database (again) and reads the mailbox's cursor, the
    password, and opens the mailbox. */
 static int
 poll_open(struct poll_run *run, char **error_r)
 {
-	struct fetch_params p = {run->mbox, NULL,
+	struct fetch_params p = {run->mbox,
+				 NULL,
 				 run->ctx->opts.max_size != 0
 				     ? run->ctx->opts.max_size
 				     : BOUNCE_DEFAULT_MAX_SIZE,
-				 0, 0};
+				 0,
+				 0,
+				 poll_recorded,
+				 run};
 	char *password = NULL;
 	int ret;
 
@@ -212,31 +230,86 @@ poll_open(struct poll_run *run, char **error_r)
 	return ret;
 }
 
+/* Takes the mailbox's lease.  Returns 1, 0 (busy: st->busy), or -1. */
+static int
+poll_lease(struct poll_run *run, char **error_r)
+{
+	char *previous = NULL;
+	int r;
+
+	r = lease_take(&run->lease, run->ctx->db, run->ctx->instance,
+		       run->ctx->lease_seconds, run->shop->id, run->mbox->name,
+		       poll_protocols[run->mbox->protocol],
+		       !run->ctx->lease_rest, &previous, error_r);
+	if (r == 0) {
+		log_debug("%s: leased by %s: not polled by %s", run->name,
+			  previous, run->ctx->instance);
+		run->st->busy = true;
+	} else if (r == 1 && previous != NULL)
+		log_info("%s: the lease of %s expired: taken over by %s",
+			 run->name, previous, run->ctx->instance);
+	g_free(previous);
+	return r;
+}
+
+/* Renews the lease when due; false (logged) when polling must stop. */
+static bool
+poll_lease_keep(struct poll_run *run, char **error_r)
+{
+	int r = lease_keep(&run->lease, error_r);
+
+	if (r == 0)
+		*error_r = g_strdup_printf("the lease expired and another "
+					   "instance took the mailbox: "
+					   "stopping (lease %d s too short?)",
+					   run->ctx->lease_seconds);
+	return r == 1;
+}
+
+/* Releases the lease; the mailbox rests half its interval if asked. */
+static void
+poll_lease_release(struct poll_run *run)
+{
+	char *error = NULL;
+
+	if (lease_release(&run->lease,
+			  run->ctx->lease_rest ? run->mbox->poll_interval / 2
+					       : 0,
+			  &error) < 0) {
+		log_warnx("%s: could not release the lease (it will expire): "
+			  "%s",
+			  run->name, error);
+		g_free(error);
+	}
+}
+
 int
 poll_mailbox(struct poll_ctx *ctx, const struct bounced_shop *s,
 	     const struct bounced_mailbox *m, struct poll_stats *st)
 {
+	static const struct fetch_ops *const ops[] = {
+	    &fetch_imap_ops, &fetch_pop3_ops, &fetch_maildir_ops};
 	char *name = g_strdup_printf("%s/%s", s->id, m->name);
-	struct poll_run run = {ctx,  s, m,     NULL,  NULL,
-			       name, 0, false, false, st};
+	struct poll_run run = {.ctx = ctx,
+			       .shop = s,
+			       .mbox = m,
+			       .ops = ops[m->protocol],
+			       .name = name,
+			       .st = st};
 	struct raw_msg raw;
 	char *error = NULL;
 	int r, ret = -1;
 
 	memset(st, 0, sizeof(*st));
-	if (m->protocol == CONFIG_IMAP)
-		run.ops = &fetch_imap_ops;
-	else if (m->protocol == CONFIG_MAILDIR)
-		run.ops = &fetch_maildir_ops;
-	else {
-		log_warnx("%s: protocol pop3 is not supported by this "
-			  "version of bounced yet",
-			  name);
+	if ((r = poll_lease(&run, &error)) <= 0) {
+		ret = r;
+		run.ops = NULL;
 		goto out;
 	}
 	if (poll_open(&run, &error) < 0)
 		goto out;
-	while (!*ctx->stop && (r = run.ops->next(run.f, &raw, &error)) != 0) {
+	while (!*ctx->stop && poll_lease_keep(&run, &error) &&
+	       (r = run.ops->next(run.f, &raw, &error)) != 0) {
 		if (r < 0)
 			goto out;
 		st->seen++;
@@ -252,7 +325,8 @@ poll_mailbox(struct poll_ctx *ctx, const struct bounced_shop *s,
 		if (poll_message(&run, &raw) < 0)
 			goto out;
 	}
-	ret = 0;
+	if (error == NULL)
+		ret = 0;
 out:
 	if (error != NULL)
 		log_warnx("%s: %s", name, error);
@@ -263,6 +337,7 @@ out:
 			 st->duplicates, st->failed,
 			 ret < 0 ? "; mailbox cycle aborted" : "");
 	run.ops != NULL ? run.ops->close(&run.f) : (void)0;
+	poll_lease_release(&run);
 	g_free(error);
 	g_free(name);
 	return ret;

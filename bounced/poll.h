@@ -14,6 +14,7 @@
 #define BOUNCED_POLL_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "config/config.h"
 #include "db/db.h"
@@ -25,6 +26,9 @@ struct poll_ctx {
 	struct store *store;
 	struct bounce_options opts;  /* max_size, headers from the config */
 	volatile sig_atomic_t *stop; /* set: finish the current message */
+	const char *instance;        /* lease owner, "HOST:PID" */
+	int lease_seconds;           /* lease length (lease.h) */
+	bool lease_rest; /* after a poll, others wait half its interval */
 };
 
 /* What one cycle did. */
@@ -33,11 +37,13 @@ struct poll_stats {
 	unsigned recorded;   /* newly recorded */
 	unsigned duplicates; /* already recorded (a replay) */
 	unsigned failed;     /* not recorded, or recorded but not acked */
+	bool busy; /* leased by another instance (or resting): not polled */
 };
 
-/* Polls mailbox m of shop s once.  Returns 0 when the mailbox was polled
-   (per-message errors are in *st and the log), -1 when it failed (logged
-   as "SHOP/MAILBOX: what went wrong"). */
+/* Polls mailbox m of shop s once, holding its lease (lease.h).  Returns
+   0 when the mailbox was polled (per-message errors are in *st and the
+   log) or when another instance holds it (st->busy), -1 when it failed
+   (logged as "SHOP/MAILBOX: what went wrong"). */
 int poll_mailbox(struct poll_ctx *ctx, const struct bounced_shop *s,
 		 const struct bounced_mailbox *m, struct poll_stats *st);
 

@@ -26,6 +26,7 @@ struct cfg_ctx {
 	bool dry_run;
 	char **fatal_reasons;
 	enum config_action action;
+	const struct config_notify *notice; /* the global notifier group */
 };
 
 static void G_GNUC_PRINTF(4, 5)
@@ -332,6 +333,315 @@ static const char *const cfg_protocols[] = {"imap", "pop3", "maildir", NULL};
 static const char *const cfg_tlses[] = {"implicit", "starttls", "none", NULL};
 static const char *const cfg_actions[] = {"move", "flag", "delete", NULL};
 
+/* --- notifier (issue 5) ------------------------------------------------- */
+
+static const char *const cfg_languages[] = {"ja", "en", NULL};
+static const char *const cfg_modes[] = {"per-failure", "digest", NULL};
+
+bool
+config_host_is_loopback(const char *host)
+{
+	return host != NULL &&
+	       (g_ascii_strcasecmp(host, "localhost") == 0 ||
+		strcmp(host, "::1") == 0 || g_str_has_prefix(host, "127."));
+}
+
+static void
+cfg_smtp_clear(struct config_smtp *m)
+{
+	g_free(m->host);
+	g_free(m->ca_file);
+	g_free(m->user);
+	g_free(m->password_file);
+	g_free(m->password_env);
+	memset(m, 0, sizeof(*m));
+}
+
+static void
+cfg_smtp_copy(struct config_smtp *dst, const struct config_smtp *src)
+{
+	*dst = *src;
+	dst->host = g_strdup(src->host);
+	dst->ca_file = g_strdup(src->ca_file);
+	dst->user = g_strdup(src->user);
+	dst->password_file = g_strdup(src->password_file);
+	dst->password_env = g_strdup(src->password_env);
+}
+
+static void
+cfg_notify_clear(struct config_notify *n)
+{
+	cfg_smtp_clear(&n->smtp);
+	g_free(n->from);
+	g_free(n->from_name);
+	g_free(n->envelope_from);
+	g_free(n->language);
+	g_free(n->time_zone);
+	g_free(n->template_dir);
+	g_strfreev(n->mail_types);
+	memset(n, 0, sizeof(*n));
+}
+
+static void
+cfg_notify_copy(struct config_notify *dst, const struct config_notify *src)
+{
+	*dst = *src;
+	cfg_smtp_copy(&dst->smtp, &src->smtp);
+	dst->from = g_strdup(src->from);
+	dst->from_name = g_strdup(src->from_name);
+	dst->envelope_from = g_strdup(src->envelope_from);
+	dst->language = g_strdup(src->language);
+	dst->time_zone = g_strdup(src->time_zone);
+	dst->template_dir = g_strdup(src->template_dir);
+	dst->mail_types = g_strdupv(src->mail_types);
+}
+
+static void
+cfg_notify_defaults(struct config_notify *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->smtp.tls = CONFIG_TLS_STARTTLS;
+	n->smtp.timeout = 30;
+	n->from_name = g_strdup("bounced");
+	n->envelope_from = g_strdup("");
+	n->language = g_strdup("ja");
+	n->time_zone = g_strdup("Asia/Tokyo");
+	n->mode = CONFIG_NOTIFY_PER_FAILURE;
+	n->digest_interval = 60;
+	n->cap_per_hour = 20;
+	n->alert_period = 1440;
+	n->interval = 60;
+}
+
+/* The relay group: replaces n->smtp as a whole. */
+static int
+cfg_smtp(struct cfg_ctx *c, const config_setting_t *g, const char *p,
+	 struct config_smtp *m)
+{
+	static const char *const known[] = {
+	    "host",    "port", "tls",           "allow_plaintext",
+	    "ca_file", "user", "password_file", "password_env",
+	    "timeout", NULL};
+	int tls = CONFIG_TLS_STARTTLS;
+
+	cfg_smtp_clear(m);
+	m->timeout = 30;
+	if (!config_setting_is_group(g)) {
+		cfg_error(c, g, p, "must be a group { host = ...; ... }");
+		return -1;
+	}
+	if (cfg_known(c, g, p, known) < 0 ||
+	    cfg_string(c, g, p, "host", true, &m->host) < 0 ||
+	    cfg_intv(c, g, p, "port", 1, 65535, &m->port) < 0 ||
+	    cfg_enum(c, g, p, "tls", cfg_tlses, &tls) < 0 ||
+	    cfg_bool(c, g, p, "allow_plaintext", &m->allow_plaintext) < 0 ||
+	    cfg_string(c, g, p, "ca_file", false, &m->ca_file) < 0 ||
+	    cfg_string(c, g, p, "user", false, &m->user) < 0 ||
+	    cfg_string(c, g, p, "password_file", false, &m->password_file) <
+		0 ||
+	    cfg_string(c, g, p, "password_env", false, &m->password_env) < 0 ||
+	    cfg_intv(c, g, p, "timeout", 1, 600, &m->timeout) < 0)
+		return -1;
+	m->tls = tls;
+	if (m->user != NULL &&
+	    (m->password_file == NULL) == (m->password_env == NULL))
+		cfg_error(c, g, p,
+			  "with user, give exactly one of password_file or "
+			  "password_env");
+	else if (m->user == NULL &&
+		 (m->password_file != NULL || m->password_env != NULL))
+		cfg_error(c, g, p, "a password needs user = \"...\"");
+	else if (m->tls == CONFIG_TLS_NONE && !m->allow_plaintext &&
+		 !config_host_is_loopback(m->host))
+		cfg_error(c, g, p,
+			  "tls = \"none\" to %s sends mail%s in clear text: "
+			  "use a loopback relay or set allow_plaintext = true",
+			  m->host, m->user != NULL ? " and the password" : "");
+	if (m->port == 0)
+		m->port = m->tls == CONFIG_TLS_IMPLICIT ? 465 : 587;
+	return c->error != NULL ? -1 : 0;
+}
+
+/* mail_types = { thanks = "..."; ... }: "code=name" entries, the
+   group's entries first so they win over inherited ones. */
+static int
+cfg_mail_types(struct cfg_ctx *c, const config_setting_t *g, const char *p,
+	       char ***out)
+{
+	config_setting_t *s = config_setting_get_member(g, "mail_types");
+	GPtrArray *a;
+	char *path;
+	int i, n;
+
+	if (s == NULL)
+		return 0;
+	path = cfg_path(p, "mail_types");
+	if (!config_setting_is_group(s)) {
+		cfg_error(c, s, path,
+			  "must be a group { thanks = \"...\"; ... }");
+		g_free(path);
+		return -1;
+	}
+	a = g_ptr_array_new();
+	n = config_setting_length(s);
+	for (i = 0; i < n && c->error == NULL; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			cfg_error(c, e, path, "%s must be a string",
+				  config_setting_name(e));
+		else
+			g_ptr_array_add(
+			    a, g_strdup_printf("%s=%s", config_setting_name(e),
+					       config_setting_get_string(e)));
+	}
+	for (char **o = *out; o != NULL && *o != NULL; o++)
+		g_ptr_array_add(a, g_strdup(*o));
+	g_ptr_array_add(a, NULL);
+	g_free(path);
+	g_strfreev(*out);
+	*out = (char **)g_ptr_array_free(a, FALSE);
+	return c->error != NULL ? -1 : 0;
+}
+
+/* Checks the values of a notifier group that are not plain ranges. */
+static int
+cfg_notify_check(struct cfg_ctx *c, const config_setting_t *g, const char *p,
+		 struct config_notify *n)
+{
+	GTimeZone *tz;
+
+	if (n->from != NULL && !config_valid_address(n->from))
+		cfg_error(c, config_setting_get_member(g, "from"), p,
+			  "from: \"%s\" is not an e-mail address", n->from);
+	else if (*n->envelope_from != '\0' &&
+		 !config_valid_address(n->envelope_from))
+		cfg_error(c, config_setting_get_member(g, "envelope_from"), p,
+			  "envelope_from: \"%s\" is not an e-mail address "
+			  "(\"\" is the null sender)",
+			  n->envelope_from);
+	if (c->error != NULL)
+		return -1;
+	tz = g_time_zone_new_identifier(n->time_zone);
+	if (tz == NULL) {
+		cfg_error(c, config_setting_get_member(g, "time_zone"), p,
+			  "time_zone: \"%s\" is not a known time zone (e.g. "
+			  "\"Asia/Tokyo\", \"UTC\")",
+			  n->time_zone);
+		return -1;
+	}
+	g_time_zone_unref(tz);
+	return 0;
+}
+
+/* A "notifier" group of root or a shop, applied over n. */
+static int
+cfg_notifier(struct cfg_ctx *c, const config_setting_t *parent, const char *pp,
+	     struct config_notify *n)
+{
+	static const char *const known[] = {"smtp",
+					    "from",
+					    "from_name",
+					    "envelope_from",
+					    "language",
+					    "time_zone",
+					    "template_dir",
+					    "mode",
+					    "digest_interval",
+					    "cap_per_hour",
+					    "alert_period",
+					    "interval",
+					    "mail_types",
+					    NULL};
+	config_setting_t *g = config_setting_get_member(parent, "notifier");
+	config_setting_t *smtp;
+	int lang = strcmp(n->language, "en") == 0, mode = n->mode;
+	char *p;
+	int ret = -1;
+
+	if (g == NULL)
+		return 0;
+	p = cfg_path(pp, "notifier");
+	if (!config_setting_is_group(g)) {
+		cfg_error(c, g, p, "must be a group { ... }");
+		goto out;
+	}
+	if (cfg_known(c, g, p, known) < 0 ||
+	    cfg_string(c, g, p, "from", false, &n->from) < 0 ||
+	    cfg_string(c, g, p, "from_name", false, &n->from_name) < 0 ||
+	    cfg_string(c, g, p, "envelope_from", false, &n->envelope_from) <
+		0 ||
+	    cfg_enum(c, g, p, "language", cfg_languages, &lang) < 0 ||
+	    cfg_string(c, g, p, "time_zone", false, &n->time_zone) < 0 ||
+	    cfg_string(c, g, p, "template_dir", false, &n->template_dir) < 0 ||
+	    cfg_enum(c, g, p, "mode", cfg_modes, &mode) < 0 ||
+	    cfg_intv(c, g, p, "digest_interval", 1, 10080,
+		     &n->digest_interval) < 0 ||
+	    cfg_intv(c, g, p, "cap_per_hour", 0, 100000, &n->cap_per_hour) <
+		0 ||
+	    cfg_intv(c, g, p, "alert_period", 1, 44640, &n->alert_period) < 0 ||
+	    cfg_intv(c, g, p, "interval", 5, 3600, &n->interval) < 0 ||
+	    cfg_mail_types(c, g, p, &n->mail_types) < 0)
+		goto out;
+	g_free(n->language);
+	n->language = g_strdup(cfg_languages[lang]);
+	n->mode = mode;
+	if ((smtp = config_setting_get_member(g, "smtp")) != NULL) {
+		char *sp = cfg_path(p, "smtp");
+		int r = cfg_smtp(c, smtp, sp, &n->smtp);
+
+		g_free(sp);
+		if (r < 0)
+			goto out;
+	}
+	ret = cfg_notify_check(c, g, p, n);
+out:
+	g_free(p);
+	return ret;
+}
+
+/* A relay needs a From; the envelope sender must not be a polled
+   mailbox, else a notice that bounces comes back to be polled. */
+static int
+cfg_notify_final(struct cfg_ctx *c, const config_setting_t *root,
+		 struct bounced_config *cfg)
+{
+	config_setting_t *list = config_setting_get_member(root, "shops");
+	size_t i, j, k;
+
+	for (i = 0; i < cfg->n_shops; i++) {
+		const struct config_notify *n = &cfg->shops[i].notice;
+		config_setting_t *g = config_setting_get_elem(list, i);
+		char *p = g_strdup_printf("shops.[%zu]", i);
+
+		if (n->smtp.host != NULL && n->from == NULL)
+			cfg_error(c, g, p,
+				  "has an smtp relay (notifier.smtp) but no "
+				  "From address: set notifier.from");
+		for (j = 0; *n->envelope_from != '\0' && j < cfg->n_shops; j++)
+			for (k = 0; k < cfg->shops[j].n_mailboxes; k++) {
+				const char *u = cfg->shops[j].mailboxes[k].user;
+
+				if (u == NULL || g_ascii_strcasecmp(
+						     u, n->envelope_from) != 0)
+					continue;
+				cfg_error(c, g, p,
+					  "notifier.envelope_from \"%s\" is "
+					  "the polled mailbox %s/%s: a notice "
+					  "that bounces would come back to it "
+					  "(use \"\", the null sender, or an "
+					  "address nobody polls)",
+					  n->envelope_from, cfg->shops[j].id,
+					  cfg->shops[j].mailboxes[k].name);
+			}
+		g_free(p);
+		if (c->error != NULL)
+			return -1;
+	}
+	return 0;
+}
+/* --- end notifier ------------------------------------------------------- */
+
 bool
 config_valid_shop_id(const char *id)
 {
@@ -470,6 +780,7 @@ cfg_shop_clear(struct bounced_shop *s)
 	g_strfreev(s->notify);
 	g_free(s->sender_domains);
 	g_strfreev(s->fatal_reasons);
+	cfg_notify_clear(&s->notice);
 	for (i = 0; i < s->n_mailboxes; i++)
 		cfg_mailbox_clear(&s->mailboxes[i]);
 	g_free(s->mailboxes);
@@ -527,6 +838,7 @@ cfg_shop(struct cfg_ctx *c, const config_setting_t *g, const char *p,
 					    "dry_run",
 					    "fatal_reasons",
 					    "mailboxes",
+					    "notifier",
 					    NULL};
 	char **domains = NULL;
 	char *path;
@@ -536,6 +848,7 @@ cfg_shop(struct cfg_ctx *c, const config_setting_t *g, const char *p,
 	s->stale_days = c->stale_days;
 	s->dry_run = c->dry_run;
 	s->fatal_reasons = g_strdupv(c->fatal_reasons);
+	cfg_notify_copy(&s->notice, c->notice);
 	if (!config_setting_is_group(g)) {
 		cfg_error(c, g, p, "must be a group { id = ...; ... }");
 		return -1;
@@ -562,7 +875,8 @@ cfg_shop(struct cfg_ctx *c, const config_setting_t *g, const char *p,
 	    cfg_intv(c, g, p, "stale_days", 1, 3650, &s->stale_days) < 0 ||
 	    cfg_bool(c, g, p, "dry_run", &s->dry_run) < 0 ||
 	    cfg_reasons(c, g, p, &s->fatal_reasons) < 0 ||
-	    cfg_mailboxes(c, g, p, s) < 0) {
+	    cfg_mailboxes(c, g, p, s) < 0 ||
+	    cfg_notifier(c, g, p, &s->notice) < 0) {
 		g_strfreev(domains);
 		return -1;
 	}
@@ -617,7 +931,8 @@ cfg_root(struct cfg_ctx *c, const config_setting_t *root,
 	 struct bounced_config *cfg)
 {
 	static const char *const known[] = {"database", "defaults", "shops",
-					    "pidfile",  "log",      NULL};
+					    "pidfile",  "log",      "notifier",
+					    NULL};
 	static const char *const logs[] = {"syslog", "stderr", NULL};
 	config_setting_t *db, *shops;
 	int log = 0;
@@ -626,8 +941,10 @@ cfg_root(struct cfg_ctx *c, const config_setting_t *root,
 	if (cfg_known(c, root, "", known) < 0 ||
 	    cfg_defaults(c, root, cfg) < 0 ||
 	    cfg_string(c, root, "", "pidfile", false, &cfg->pidfile) < 0 ||
-	    cfg_enum(c, root, "", "log", logs, &log) < 0)
+	    cfg_enum(c, root, "", "log", logs, &log) < 0 ||
+	    cfg_notifier(c, root, "", &cfg->notice) < 0)
 		return -1;
+	c->notice = &cfg->notice;
 	cfg->log = g_strdup(logs[log]);
 	if ((db = config_setting_get_member(root, "database")) != NULL) {
 		static const char *const dbknown[] = {"conninfo", NULL};
@@ -666,7 +983,7 @@ cfg_root(struct cfg_ctx *c, const config_setting_t *root,
 		if (c->error != NULL)
 			return -1;
 	}
-	return 0;
+	return cfg_notify_final(c, root, cfg);
 }
 
 static int
@@ -703,6 +1020,8 @@ cfg_load(config_t *lc, bool ok, const char *file, config_reason_fn reason,
 	cfg = g_new0(struct bounced_config, 1);
 	cfg->file = g_strdup(file);
 	cfg->max_message_size = 64LL * 1024 * 1024;
+	cfg_notify_defaults(&cfg->notice);
+	c.notice = &cfg->notice;
 	cfg_root(&c, config_root_setting(lc), cfg);
 	config_destroy(lc);
 	g_strfreev(c.fatal_reasons);
@@ -749,6 +1068,7 @@ config_free(struct bounced_config **cfg)
 	for (i = 0; i < (*cfg)->n_shops; i++)
 		cfg_shop_clear(&(*cfg)->shops[i]);
 	g_free((*cfg)->shops);
+	cfg_notify_clear(&(*cfg)->notice);
 	g_free((*cfg)->file);
 	g_free((*cfg)->conninfo);
 	g_free((*cfg)->order_header);

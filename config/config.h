@@ -45,6 +45,42 @@ struct bounced_mailbox {
 	int batch_size;    /* messages per fetch */
 };
 
+/* --- notifier (issue 5) --- */
+enum config_notify_mode { CONFIG_NOTIFY_PER_FAILURE, CONFIG_NOTIFY_DIGEST };
+
+/* The SMTP relay notices are submitted to. */
+struct config_smtp {
+	char *host; /* NULL: no relay, notices stay in the outbox */
+	int port;   /* 0: 465 for implicit TLS, else 587 */
+	enum config_tls tls;
+	bool allow_plaintext; /* tls = "none" to a non-loopback host */
+	char *ca_file;        /* NULL: system CAs */
+	char *user;           /* NULL: no AUTH */
+	char *password_file;  /* with user: exactly one of */
+	char *password_env;   /* these two */
+	int timeout;          /* seconds */
+};
+
+/* The notifier settings: the "notifier" group at the top level, which
+   each shop's "notifier" group overrides setting by setting (a shop's
+   smtp group replaces the whole relay). */
+struct config_notify {
+	struct config_smtp smtp;
+	char *from;          /* header From address */
+	char *from_name;     /* its display name (UTF-8) */
+	char *envelope_from; /* "": the null sender <> */
+	char *language;      /* "ja" or "en" */
+	char *time_zone;     /* IANA name, e.g. "Asia/Tokyo" */
+	char *template_dir;  /* NULL: built-in templates only */
+	enum config_notify_mode mode;
+	int digest_interval; /* minutes */
+	int cap_per_hour;    /* per-failure notices per hour; 0: no cap */
+	int alert_period;    /* minutes: one alert per provider and reason */
+	int interval;        /* seconds between outbox drains (global) */
+	char **mail_types;   /* NULL-terminated "code=display name" */
+};
+/* --- end notifier --- */
+
 struct bounced_shop {
 	char *id;
 	char *name;
@@ -57,6 +93,7 @@ struct bounced_shop {
 	char **fatal_reasons; /* NULL-terminated reason names, canonical */
 	struct bounced_mailbox *mailboxes;
 	size_t n_mailboxes;
+	struct config_notify notice; /* notifier (issue 5): inherited */
 };
 
 struct bounced_config {
@@ -69,6 +106,7 @@ struct bounced_config {
 	char *log; /* "syslog" or "stderr" */
 	struct bounced_shop *shops;
 	size_t n_shops;
+	struct config_notify notice; /* notifier (issue 5): global */
 };
 
 /* Returns the canonical spelling of the reason name (static), or NULL if
@@ -97,6 +135,9 @@ const struct bounced_shop *config_find_shop(const struct bounced_config *cfg,
 
 /* True if a is a plain address local@domain (what notify accepts). */
 bool config_valid_address(const char *a);
+
+/* True if host is a loopback name or address (localhost, 127.x, ::1). */
+bool config_host_is_loopback(const char *host);
 
 /* True if id is a valid shop id: [A-Za-z0-9][A-Za-z0-9_.-]*, <= 64. */
 bool config_valid_shop_id(const char *id);

@@ -1,12 +1,21 @@
 /*
  * mailbox.h - what the daemon reads about a mailbox before polling it:
- * its IMAP cursor.  The cursor is written by store_record() in the same
- * transaction as the message (store.h), never here.  Never logs; see
- * db.h.
+ * its IMAP cursor, which of a list of message keys are already recorded
+ * (POP3 UIDLs, re-acks), and the mailbox's lease.  The cursor is written
+ * by store_record() in the same transaction as the message (store.h),
+ * never here.  Never logs; see db.h.
+ *
+ * Leases (several bounced on one database): a mailbox row carries
+ * lease_owner and lease_until (database time, so the instances' clocks
+ * do not matter).  An instance polls a mailbox only while it holds the
+ * lease; the lease is taken with SELECT ... FOR UPDATE SKIP LOCKED, so two
+ * instances never both get it, renewed while polling, and released
+ * after.  A lease whose owner died expires and is then taken over.
  */
 #ifndef BOUNCED_MAILBOX_H
 #define BOUNCED_MAILBOX_H
 
+#include <stdbool.h>
 #include <glib.h>
 
 #include "db/db.h"
@@ -17,5 +26,40 @@
 int mailbox_cursor_get(struct db *db, const char *shop_id,
 		       const char *mailbox_id, gint64 *uidvalidity_r,
 		       gint64 *last_uid_r, char **error_r);
+
+/* The keys among keys (n of them) that are recorded for (shop_id,
+   mailbox_id): adds each to recorded_r (a GHashTable of strings the
+   caller created with g_str_hash, g_str_equal, g_free, NULL) with the
+   message's kind ("dsn", "none", "error", ...; static strings) as value.
+   A key must not contain a newline.  Returns 0 or -1 and *error_r. */
+int mailbox_keys_recorded(struct db *db, const char *shop_id,
+			  const char *mailbox_id, const char *const *keys,
+			  guint n, GHashTable *recorded_r, char **error_r);
+
+/* Takes the lease of (shop_id, mailbox_id) for owner for seconds,
+   creating the mailbox row (protocol) if missing.  The lease is free when
+   it has no owner and its rest time (lease_until) passed (or ignore_rest),
+   when it expired, or when owner already holds it.  Returns 1 when taken (and
+   *holder_r = the other instance whose expired lease was taken over, or
+   NULL), 0 when another instance holds it or it rests (*holder_r = who,
+   or "(resting)"), or -1 and *error_r.  *holder_r is g_free'd by the
+   caller. */
+int mailbox_lease_take(struct db *db, const char *shop_id,
+		       const char *mailbox_id, const char *protocol,
+		       const char *owner, int seconds, bool ignore_rest,
+		       char **holder_r, char **error_r);
+
+/* Extends owner's lease to seconds from now.  Returns 1, 0 when owner no
+   longer holds it (it expired and another instance took it), or -1 and
+   *error_r. */
+int mailbox_lease_renew(struct db *db, const char *shop_id,
+			const char *mailbox_id, const char *owner,
+			int seconds, char **error_r);
+
+/* Releases owner's lease; no instance takes the mailbox for rest seconds
+   (0: at once).  Returns 0 or -1 and *error_r. */
+int mailbox_lease_release(struct db *db, const char *shop_id,
+			  const char *mailbox_id, const char *owner, int rest,
+			  char **error_r);
 
 #endif

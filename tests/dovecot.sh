@@ -16,7 +16,10 @@
 # folder .a.b).  Started as root, Dovecot runs as nobody (setpriv), else as
 # the invoking user.  Printed: DOVECOT_DIR DOVECOT_CONF DOVECOT_CERT
 # IMAP_PORT IMAPS_PORT POP3_PORT POP3S_PORT (POP3 ports empty without
-# pop3d).  Exits 77 (automake: skipped) only when the dovecot or openssl
+# pop3d).  With DOVECOT_LMTP=1 (and dovecot-lmtpd installed) LMTP also
+# listens on 127.0.0.1:BASE_PORT+853, printed as LMTP_PORT (else empty).
+# DOVECOT_USERS="user@domain:password ..." adds users (tools/demo.sh).
+# Exits 77 (automake: skipped) only when the dovecot or openssl
 # binaries are missing; any other failure is 99.
 set -u
 DOVECOT=${DOVECOT:-/usr/sbin/dovecot}
@@ -40,6 +43,7 @@ dc_fail() {
 dc_conf() {
 	user=$1 group=$2 pop3=$3
 	if [ -n "$pop3" ]; then protocols="imap pop3"; else protocols=imap; fi
+	[ -n "$LMTP_PORT" ] && protocols="$protocols lmtp"
 	cat <<EOF
 base_dir = $T/run
 state_dir = $T/state
@@ -79,6 +83,14 @@ service imap-login {
   }
 }
 EOF
+	[ -n "$LMTP_PORT" ] && cat <<EOF
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $LMTP_PORT
+  }
+}
+EOF
 	[ -n "$pop3" ] && cat <<EOF
 service pop3-login {
   chroot =
@@ -109,6 +121,14 @@ dc_start() {
 	if [ -x "$LIBEXEC/pop3" ]; then
 		pop3=1 POP3_PORT=$((base - 33)) POP3S_PORT=$((base + 852))
 	fi
+	LMTP_PORT=
+	if [ "${DOVECOT_LMTP:-}" = 1 ]; then
+		[ -x "$LIBEXEC/lmtp" ] || {
+			echo "dovecot.sh: no $LIBEXEC/lmtp; install dovecot-lmtpd" >&2
+			exit 77
+		}
+		LMTP_PORT=$((base + 853))
+	fi
 	T=$(mktemp -d "${TMPDIR:-/tmp}/bounced-dovecot.XXXXXX") || exit 99
 	chmod 755 "$T"
 	if [ "$(id -u)" = 0 ]; then
@@ -122,7 +142,12 @@ dc_start() {
 		dc_fail "openssl could not make a certificate: $(cat "$T/openssl.log")"
 	printf '%s\n' 'test@example.jp:{PLAIN}secret::::::' \
 	    'other@example.jp:{PLAIN}secret2::::::' >"$T/passwd"
-	for u in test@example.jp other@example.jp; do
+	users="test@example.jp other@example.jp"
+	for up in ${DOVECOT_USERS:-}; do
+		printf '%s:{PLAIN}%s::::::\n' "${up%%:*}" "${up#*:}" >>"$T/passwd"
+		users="$users ${up%%:*}"
+	done
+	for u in $users; do
 		mkdir -p "$T/home/$u/Maildir/new" "$T/home/$u/Maildir/cur" \
 		    "$T/home/$u/Maildir/tmp"
 	done
@@ -145,6 +170,7 @@ dc_start() {
 	echo "IMAPS_PORT=$IMAPS_PORT; export IMAPS_PORT"
 	echo "POP3_PORT=$POP3_PORT; export POP3_PORT"
 	echo "POP3S_PORT=$POP3S_PORT; export POP3S_PORT"
+	echo "LMTP_PORT=$LMTP_PORT; export LMTP_PORT"
 }
 
 dc_stop() {

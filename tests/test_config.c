@@ -89,7 +89,8 @@ test_errors(void)
 		{"shops = ( { id = \"a\";\n strike_limt = 4; } );",
 		    "t.conf:2: shops.[0].strike_limt: unknown setting "
 		    "(allowed: id, name, notify, sender_domains, strike_limit, "
-		    "grace_days, stale_days, dry_run, fatal_reasons, mailboxes)"},
+		    "grace_days, stale_days, dry_run, fatal_reasons, mailboxes, "
+		    "notifier)"},
 		{"shops = ( { name = \"a\"; } );",
 		    "t.conf:1: shops.[0].id: missing (a string is required)"},
 		{"shops = ( { id = \"a b\"; } );",
@@ -223,9 +224,100 @@ test_files(void)
 	test_end();
 }
 
+/* The notifier settings (issue 5): defaults, inheritance, errors. */
+static void
+test_notifier(void)
+{
+	static const char text[] =
+	    "notifier = { from = \"notice@platform.example\";\n"
+	    "  from_name = \"通知 [bounced]\"; cap_per_hour = 5;\n"
+	    "  smtp = { host = \"smtp.example\"; user = \"u\";\n"
+	    "           password_env = \"P\"; };\n"
+	    "  mail_types = { thanks = \"ご注文確認\"; }; };\n"
+	    "shops = ( { id = \"a\"; },\n"
+	    "  { id = \"b\"; notifier = { language = \"en\";\n"
+	    "    time_zone = \"UTC\"; mode = \"digest\"; digest_interval = 30;\n"
+	    "    smtp = { host = \"127.0.0.1\"; port = 2525; tls = \"none\"; };\n"
+	    "    mail_types = { news = \"News\"; }; }; } );\n";
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"notifier = { language = \"fr\"; };",
+		    "t.conf:1: notifier.language: \"fr\" is not allowed "
+		    "(allowed: ja | en)"},
+		{"notifier = { time_zone = \"Mars/Olympus\"; };",
+		    "t.conf:1: notifier: time_zone: \"Mars/Olympus\" is not a "
+		    "known time zone (e.g. \"Asia/Tokyo\", \"UTC\")"},
+		{"notifier = { from = \"a@b.jp\"; smtp = { host = \"relay.jp\";"
+		    " tls = \"none\"; }; };",
+		    "t.conf:1: notifier.smtp: tls = \"none\" to relay.jp sends "
+		    "mail in clear text: use a loopback relay or set "
+		    "allow_plaintext = true"},
+		{"notifier = { smtp = { host = \"relay.jp\"; }; };\n"
+		    "shops = ( { id = \"a\"; } );",
+		    "t.conf:2: shops.[0]: has an smtp relay (notifier.smtp) but "
+		    "no From address: set notifier.from"},
+		{"notifier = { envelope_from = \"b@shop.jp\"; };\n"
+		    "shops = ( { id = \"a\"; mailboxes = ( { name = \"m\";\n"
+		    " host = \"h\"; user = \"B@shop.jp\"; password_env = "
+		    "\"P\"; } ); } );",
+		    "t.conf:2: shops.[0]: notifier.envelope_from \"b@shop.jp\" "
+		    "is the polled mailbox a/m: a notice that bounces would "
+		    "come back to it (use \"\", the null sender, or an address "
+		    "nobody polls)"},
+		{"notifier = { mode = \"weekly\"; };",
+		    "t.conf:1: notifier.mode: \"weekly\" is not allowed "
+		    "(allowed: per-failure | digest)"},
+	};
+	struct bounced_config *cfg = NULL;
+	const struct bounced_shop *a, *b;
+	char *error = NULL;
+	size_t i;
+
+	test_begin("config notifier");
+	test_assert_int(config_load_string(text, "t.conf", rule_reason_name,
+	    &cfg, &error), 0);
+	test_assert_str(error, NULL);
+	a = config_find_shop(cfg, "a");
+	b = config_find_shop(cfg, "b");
+	test_assert(a != NULL && b != NULL);
+	if (a != NULL && b != NULL) {
+		test_assert_str(a->notice.language, "ja");
+		test_assert_str(a->notice.time_zone, "Asia/Tokyo");
+		test_assert_str(a->notice.envelope_from, "");
+		test_assert_int(a->notice.mode, CONFIG_NOTIFY_PER_FAILURE);
+		test_assert_int(a->notice.cap_per_hour, 5);
+		test_assert_int(a->notice.digest_interval, 60);
+		test_assert_str(a->notice.smtp.host, "smtp.example");
+		test_assert_int(a->notice.smtp.port, 587);
+		test_assert_int(a->notice.smtp.tls, CONFIG_TLS_STARTTLS);
+		test_assert_str(a->notice.smtp.password_env, "P");
+		test_assert_str(a->notice.mail_types[0], "thanks=ご注文確認");
+		test_assert_str(b->notice.language, "en");
+		test_assert_str(b->notice.time_zone, "UTC");
+		test_assert_int(b->notice.mode, CONFIG_NOTIFY_DIGEST);
+		test_assert_int(b->notice.digest_interval, 30);
+		test_assert_str(b->notice.from, "notice@platform.example");
+		test_assert_str(b->notice.smtp.host, "127.0.0.1");
+		test_assert_str(b->notice.smtp.user, NULL); /* replaced whole */
+		test_assert_str(b->notice.mail_types[0], "news=News");
+		test_assert_str(b->notice.mail_types[1], "thanks=ご注文確認");
+	}
+	config_free(&cfg);
+	for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+		test_assert_int(config_load_string(bad[i].text, "t.conf",
+		    rule_reason_name, &cfg, &error), -1);
+		test_assert_str(error, bad[i].want);
+		g_free(error);
+		error = NULL;
+	}
+	test_end();
+}
+
 int
 main(void)
 {
+	test_notifier();
 	test_good();
 	test_errors();
 	test_reasons();

@@ -6,6 +6,8 @@
 #   tools/check.sh sanitizers   the same with ASan+UBSan (clang)
 #   tools/check.sh valgrind     unit tests and all fixtures under valgrind
 #   tools/check.sh fuzz [SECS]  libFuzzer over the parse path (default 60 s)
+#   tools/check.sh distcheck    `make distcheck`: the tarball builds, passes
+#                               make check, installs and uninstalls cleanly
 #
 # Each mode appends "MODE: N passed, N failed" to build/results and exits
 # non-zero on a failure.  Needs the build dependencies (see README).
@@ -88,10 +90,31 @@ run_fuzz() {
 	fi
 }
 
+# make distcheck in build/distcheck; the counts are those of the make
+# check it runs on the unpacked tarball, plus one failure if distcheck
+# itself failed (a file missing from the tarball, install, uninstall).
+run_distcheck() {
+	configure_in "$top/build/distcheck"
+	status=0
+	make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
+	    >distcheck.out 2>&1 || status=$?
+	p=$(sed -n 's/^# PASS: *//p' distcheck.out | tail -n 1)
+	f=$(sed -n 's/^# FAIL: *//p;s/^# ERROR: *//p;s/^# XPASS: *//p' distcheck.out |
+		awk '{s += $1} END {print s + 0}')
+	if [ $status -ne 0 ]; then
+		tail -60 distcheck.out
+		[ "$f" -eq 0 ] && f=1
+	else
+		grep -A3 'archives ready for distribution' distcheck.out
+	fi
+	record distcheck "${p:-0}" "$f"
+}
+
 case $mode in
 check) run_check check ;;
 sanitizers) run_check sanitizers CC=clang --enable-sanitizers ;;
 valgrind) run_valgrind ;;
 fuzz) run_fuzz "${2:-60}" ;;
-*) echo "usage: tools/check.sh [check|sanitizers|valgrind|fuzz [SECS]]" >&2; exit 2 ;;
+distcheck) run_distcheck ;;
+*) echo "usage: tools/check.sh [check|sanitizers|valgrind|fuzz [SECS]|distcheck]" >&2; exit 2 ;;
 esac

@@ -51,14 +51,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_port() {  # host port [seconds]
-    local i
-    for ((i=0; i<${3:-50}; i++)); do
-        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-        sleep 0.2
-    done
-    echo "port $1:$2 never opened" >&2; return 1
-}
+# wait_port, postfix_start, postfix_stop, postfix_queue_length
+. "$ROOT/tools/lib/postfix.sh"
 
 bg_as_user() {  # run CMD unprivileged in the background; $! is the real pid
     setpriv --reuid=$RUN_USER --regid=$RUN_GROUP --clear-groups "$@" &
@@ -153,54 +147,15 @@ collect() {  # mta
 
 # ------------------------------------------------------------------ Postfix
 run_postfix() {
-    local P=$T/postfix E=$T/postfix/etc
-    mkdir -p "$E" "$P/data" "$P/spool"
-    chown postfix "$P/data"
-    cp /etc/postfix/master.cf "$E/master.cf"
-    cat > "$E/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $P/spool
-data_directory = $P/data
-maillog_file = $P/maillog
-maillog_file_prefixes = $P
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = $MTA_HOST
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-default_transport = smtp:[127.0.0.1]:$P_RESP
-relay_transport = smtp:[127.0.0.1]:$P_RESP
-transport_maps = inline:{ bounce.test=lmtp:inet:127.0.0.1:$P_LMTP, stall.example.jp=smtp:[127.0.0.2]:$P_STALL, no-such-domain.invalid=smtp:[no-such-domain.invalid] }
-smtp_connect_timeout = 3s
-smtp_helo_timeout = 3s
-delay_warning_time = 15s
-queue_run_delay = 5s
-minimal_backoff_time = 5s
-maximal_backoff_time = 10s
-maximal_queue_lifetime = 40s
-bounce_queue_lifetime = 40s
-smtp_tls_security_level = none
-biff = no
-EOF
-    postconf -c "$E" -F '*/*/chroot = n'
-    postconf -c "$E" -MX smtp/inet
-    postconf -c "$E" -M "$P_POSTFIX/inet=$P_POSTFIX inet n - n - - smtpd"
-    script -eqc "postfix -c '$E' start" /dev/null || { cat "$P/maillog" >&2; return 1; }
-    STOP_CMDS+=("postfix -c '$E' stop")
-    wait_port 127.0.0.1 $P_POSTFIX
+    local P=$T/postfix
+    postfix_start "$P" "$MTA_HOST" $P_POSTFIX "smtp:[127.0.0.1]:$P_RESP" \
+        "bounce.test=lmtp:inet:127.0.0.1:$P_LMTP, stall.example.jp=smtp:[127.0.0.2]:$P_STALL, no-such-domain.invalid=smtp:[no-such-domain.invalid]"
+    STOP_CMDS+=("postfix_stop '$P'")
     log "postfix $(postconf -d -h mail_version) on 127.0.0.1:$P_POSTFIX"
     reset_maildir
     $PY "$HERE/inject.py" 127.0.0.1 $P_POSTFIX "$T/postfix.cases.tsv" postfix
-    wait_queue postfix "postqueue -c '$E' -j | wc -l"
-    postfix -c "$E" stop >/dev/null 2>&1 || true
+    wait_queue postfix "postfix_queue_length '$P'"
+    postfix_stop "$P"
     collect postfix
 }
 

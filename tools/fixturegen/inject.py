@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Inject sample Japanese order mail into an MTA over SMTP.
 
-Usage: inject.py HOST PORT CASES_TSV [MTA-NAME [SKIP-CASE,...]]
+Usage: inject.py HOST PORT CASES_TSV [MTA-NAME [SKIP-CASE,... [ONLY-CASE,...]]]
 
 Every case is one message from shop@bounce.test (the shop's own sending
 mailbox, where the DSNs come back) with X-Order-Number / X-Mail-Type headers
 and a Japanese subject and body.  The responder decides the outcome from the
 recipient's local part.  CASES_TSV gets "order-number<TAB>case-name" lines so
-that collect.py can name the DSNs.
+that collect.py can name the DSNs.  With ONLY-CASE,... only those cases
+are sent (tools/demo.sh); EXTRA_CASES are sent only when named there.
+Order numbers stay the same whichever cases are sent.
 """
 import base64
 import email.utils
@@ -68,6 +70,13 @@ CASES = [
     ("ret-hdrs-unknown",    [("unknown@example.jp", "FAILURE")], "HDRS", True, "shipping", "utf-8-b64"),
     ("success-relayed",     [("ok@gmail.com", ALL)], "HDRS", True, "thanks", "iso-2022-jp"),
     ("success-lmtp",        [("customer@bounce.test", ALL)], "FULL", True, "register", "iso-2022-jp"),
+]
+
+# Sent only when named in ONLY-CASE (not fixtures: the reply is an
+# auto-reply, not a DSN).  "vacation" is a vacation responder in
+# responder.py (with --reply-via).
+EXTRA_CASES = [
+    ("autoreply-vacation",  [("vacation@example.jp", None)], None, False, "shipping", "iso-2022-jp"),
 ]
 
 SUBJECTS = {
@@ -167,10 +176,16 @@ def main():
     host, port, tsv = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     mta = sys.argv[4] if len(sys.argv) > 4 else "mta"
     skip = set(sys.argv[5].split(",")) if len(sys.argv) > 5 and sys.argv[5] else set()
+    only = set(sys.argv[6].split(",")) if len(sys.argv) > 6 and sys.argv[6] else None
+    unknown = (only or set()) - {c[0] for c in CASES + EXTRA_CASES}
+    if unknown:
+        raise SystemExit(f"unknown case(s): {', '.join(sorted(unknown))}")
     out = open(tsv, "w")
     s = smtplib.SMTP(host, port, local_hostname="app1.shop.bounce.test", timeout=30)
     s.ehlo()
-    for idx, (case, rcpts, ret, envid, mtype, charset) in enumerate(CASES, 1):
+    for idx, (case, rcpts, ret, envid, mtype, charset) in enumerate(CASES + EXTRA_CASES, 1):
+        if (only is None and idx > len(CASES)) or (only is not None and case not in only):
+            continue
         if case in skip:
             print(f"skipped  {case}", flush=True)
             continue

@@ -2,7 +2,7 @@
 """Scripted SMTP responder for the bounce fixture generator.
 
 Usage:
-    responder.py [--host 127.0.0.1] PORT            scripted replies
+    responder.py [--host 127.0.0.1] [--reply-via HOST:PORT] PORT   scripted replies
     responder.py [--host 127.0.0.2] PORT stall      accept TCP, never send a banner
 
 Standard library only (asyncio).  The reply is chosen from the local part of
@@ -16,10 +16,18 @@ Each rule is (stage, lines, close):
     stage "data": RCPT is accepted (250), the reply is given after the
                   end-of-data dot
     close: close the connection right after the reply (421 behaviour)
+
+Local parts in AUTOREPLY are accepted (250) and, with --reply-via, answered
+like a vacation responder at the recipient's provider would: an RFC 3834
+auto-reply (Auto-Submitted: auto-replied, null envelope sender) to the
+envelope sender, submitted over SMTP to HOST:PORT (the MTA under test).
 """
 import asyncio
+import email.utils
+import smtplib
 import sys
 import time
+from email.message import EmailMessage
 
 BANNER_HOST = "mx.responder.test"
 GID = "d2e1a72fcca58-6f3c2b0e3a1si1234567pfb.123"     # Gmail-style session id
@@ -143,6 +151,32 @@ RULES = {
     ], False),
 }
 
+# vacation responders: accepted, then an auto-reply goes back
+AUTOREPLY = {"vacation"}
+REPLY_VIA = None      # (host, port) from --reply-via
+
+
+def send_autoreply(rcpt, sender, msgid):
+    """Sends the out-of-office reply of rcpt to sender (blocking)."""
+    m = EmailMessage()
+    m["From"] = email.utils.formataddr(("山田 太郎", rcpt))
+    m["To"] = sender
+    m["Subject"] = "自動応答: 不在のお知らせ (Out of Office)"
+    m["Date"] = email.utils.formatdate(localtime=True)
+    m["Message-ID"] = email.utils.make_msgid(domain="mx.responder.test")
+    if msgid:
+        m["In-Reply-To"] = msgid
+        m["References"] = msgid
+    m["Auto-Submitted"] = "auto-replied"
+    m["X-Auto-Response-Suppress"] = "All"
+    m.set_content("メールありがとうございます。\n"
+                  "ただいま休暇中のため、1月20日以降に順次お返事いたします。\n"
+                  "\nI am out of the office until January 20.\n")
+    with smtplib.SMTP(REPLY_VIA[0], REPLY_VIA[1], local_hostname=BANNER_HOST,
+                      timeout=30) as s:
+        s.send_message(m, from_addr="", to_addrs=[sender])
+    log("AUTOREPLY", rcpt, "->", sender)
+
 
 def log(*a):
     print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
@@ -217,12 +251,16 @@ class Session:
                     await self.send(b"554 5.5.1 Error: no valid recipients\r\n")
                     continue
                 await self.send(b"354 Go ahead\r\n")
+                msgid, inhead = "", True
                 while True:
                     l = await self.r.readline()
                     if not l:
                         return
                     if l in (b".\r\n", b".\n"):
                         break
+                    if inhead and l.lower().startswith(b"message-id:"):
+                        msgid = l.decode("latin-1")[11:].strip()
+                    inhead = inhead and l.strip() != b""
                 reply, close = None, False
                 for lp, addr in self.rcpts:
                     rule = RULES.get(lp)
@@ -233,6 +271,10 @@ class Session:
                     reply = f"250 2.0.0 OK  {int(time.time())} {GID} - gsmtp\r\n".encode()
                 log("DATA", [a for _, a in self.rcpts], "->", reply.split(b"\r\n")[0])
                 await self.send(reply)
+                for lp, addr in self.rcpts:
+                    if lp in AUTOREPLY and REPLY_VIA and self.sender and reply.startswith(b"250"):
+                        asyncio.get_running_loop().run_in_executor(
+                            None, send_autoreply, addr, self.sender, msgid)
                 self.reset()
                 if close:
                     self.w.close()
@@ -275,8 +317,14 @@ async def stall(reader, writer):
 async def main():
     args = sys.argv[1:]
     host = "127.0.0.1"
-    if args[:1] == ["--host"]:
-        host, args = args[1], args[2:]
+    global REPLY_VIA
+    while args[:1] in (["--host"], ["--reply-via"]):
+        if args[0] == "--host":
+            host = args[1]
+        else:
+            h, p = args[1].rsplit(":", 1)
+            REPLY_VIA = (h, int(p))
+        args = args[2:]
     port = int(args[0])
     mode = args[1] if len(args) > 1 else "script"
     server = await asyncio.start_server(stall if mode == "stall" else handle, host, port)

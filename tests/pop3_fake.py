@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+# pop3_fake.py PORT MODE - a plaintext POP3 server for one broken case each:
+#   nouidl   CAPA without UIDL, UIDL refused
+#   baduidl  UIDL "1 has space" (not a valid RFC 1939 unique-id)
+#   dupuidl  two messages with the same UIDL
+# Serves connections until killed; prints "ready" once listening.
+import socket
+import sys
+
+port, mode = int(sys.argv[1]), sys.argv[2]
+msg = b"From: a@example.jp\r\nSubject: x\r\n\r\nbody\r\n"
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(5)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    f = c.makefile("rb")
+    c.sendall(b"+OK fake\r\n")
+    for line in f:
+        cmd = line.strip().split(b" ")[0].upper()
+        if cmd == b"CAPA":
+            caps = b"USER\r\n" if mode == "nouidl" else b"USER\r\nUIDL\r\n"
+            c.sendall(b"+OK\r\n" + caps + b".\r\n")
+        elif cmd == b"LIST":
+            c.sendall(b"+OK\r\n1 %d\r\n2 %d\r\n.\r\n" % (len(msg), len(msg)))
+        elif cmd == b"UIDL":
+            if mode == "nouidl":
+                c.sendall(b"-ERR no\r\n")
+            elif mode == "baduidl":
+                c.sendall(b"+OK\r\n1 has space\r\n2 fine\r\n.\r\n")
+            else:
+                c.sendall(b"+OK\r\n1 same\r\n2 same\r\n.\r\n")
+        elif cmd == b"RETR":
+            c.sendall(b"+OK\r\n" + msg + b".\r\n")
+        elif cmd == b"QUIT":
+            c.sendall(b"+OK bye\r\n")
+            break
+        else:
+            c.sendall(b"+OK\r\n")
+    c.close()
