@@ -8,6 +8,8 @@
 #   tools/check.sh fuzz [SECS]  libFuzzer over the parse path (default 60 s)
 #   tools/check.sh distcheck    `make distcheck`: the tarball builds, passes
 #                               make check, installs and uninstalls cleanly
+#   tools/check.sh demo         the README's first command, tools/demo.sh
+#                               (needs root), and what it must show
 #
 # Each mode appends "MODE: N passed, N failed" to build/results and exits
 # non-zero on a failure.  Needs the build dependencies (see README).
@@ -54,7 +56,7 @@ run_check() {
 
 run_valgrind() {
 	configure_in "$top/build/valgrind"
-	units="tests/test_textscan tests/test_classify tests/test_parse"
+	units="tests/test_textscan tests/test_classify tests/test_parse tests/test_notice"
 	make -j"$jobs" bouncectl $units >make.out 2>&1 || { cat make.out; record valgrind 0 1; }
 	vg="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$top/tests/valgrind.supp"
 	pass=0 fail=0
@@ -110,11 +112,34 @@ run_distcheck() {
 	record distcheck "${p:-0}" "$f"
 }
 
+# The README's first command as a new user runs it (packages already
+# installed): it must exit 0 and show the report, the suppression, the
+# lookup and the notification mail with its fields.
+run_demo() {
+	cd "$top/build"
+	status=0
+	"$top/tools/demo.sh" --no-install >demo.out 2>&1 || status=$?
+	pass=0 fail=0
+	for want in "fatal:userunknown" "fatal:hostunknown" \
+	    '"order_number" : "ORD-2026-000104"' \
+	    "メールアドレス: unknown@example.jp" "メールの種類: サンクスメール" \
+	    "注文番号: ORD-2026-000101" "エラーが発生した時間: "; do
+		if [ $status -eq 0 ] && grep -qF -- "$want" demo.out; then
+			pass=$((pass + 1))
+		else
+			fail=$((fail + 1)); echo "demo: exit $status, or no \"$want\""
+		fi
+	done
+	[ $fail -eq 0 ] || tail -40 demo.out
+	record demo "$pass" "$fail"
+}
+
 case $mode in
 check) run_check check ;;
 sanitizers) run_check sanitizers CC=clang --enable-sanitizers ;;
 valgrind) run_valgrind ;;
 fuzz) run_fuzz "${2:-60}" ;;
 distcheck) run_distcheck ;;
-*) echo "usage: tools/check.sh [check|sanitizers|valgrind|fuzz [SECS]|distcheck]" >&2; exit 2 ;;
+demo) run_demo ;;
+*) echo "usage: tools/check.sh [check|sanitizers|valgrind|fuzz [SECS]|distcheck|demo]" >&2; exit 2 ;;
 esac
