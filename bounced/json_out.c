@@ -55,15 +55,16 @@ add_rcpt(JsonBuilder *b, const struct bounce_rcpt *r)
 	add_str(b, "remote_mta", r->remote_mta);
 }
 
-static char *
-rcpt_json(const char *file, const struct bounce_report *report,
-	  const struct bounce_rcpt *r)
-{
-	JsonBuilder *b = json_builder_new();
-	JsonGenerator *gen = json_generator_new();
-	JsonNode *root;
-	char *line;
+/* The builder and generator are reused across lines: creating them per
+   line cost more than the rest of the output. */
+static JsonBuilder *builder;
+static JsonGenerator *generator;
+static GString *line;
 
+static void
+build_rcpt(JsonBuilder *b, const char *file, const struct bounce_report *report,
+	   const struct bounce_rcpt *r)
+{
 	json_builder_begin_object(b);
 	add_str(b, "file", file);
 	add_str(b, "kind", kind_names[report->kind]);
@@ -79,32 +80,53 @@ rcpt_json(const char *file, const struct bounce_report *report,
 	if (report->kind == BOUNCE_KIND_ERROR)
 		add_str(b, "error", report->error);
 	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	json_generator_set_root(gen, root);
-	line = json_generator_to_data(gen, NULL);
+}
+
+/* Writes one line for r (NULL: the report without recipients). */
+static void
+write_rcpt(FILE *fp, const char *file, const struct bounce_report *report,
+	   const struct bounce_rcpt *r)
+{
+	JsonNode *root;
+
+	if (builder == NULL) {
+		builder = json_builder_new();
+		generator = json_generator_new();
+		line = g_string_sized_new(1024);
+	}
+	json_builder_reset(builder);
+	build_rcpt(builder, file, report, r);
+	root = json_builder_get_root(builder);
+	json_generator_set_root(generator, root);
+	g_string_truncate(line, 0);
+	json_generator_to_gstring(generator, line);
+	g_string_append_c(line, '\n');
+	fwrite(line->str, 1, line->len, fp);
+	json_generator_set_root(generator, NULL);
 	json_node_unref(root);
-	g_object_unref(gen);
-	g_object_unref(b);
-	return line;
 }
 
 int
 json_out_report(FILE *fp, const char *file, const struct bounce_report *report)
 {
 	guint i;
-	char *line;
 
 	if (report->rcpts->len == 0) {
-		line = rcpt_json(file, report, NULL);
-		fprintf(fp, "%s\n", line);
-		g_free(line);
+		write_rcpt(fp, file, report, NULL);
 		return 1;
 	}
-	for (i = 0; i < report->rcpts->len; i++) {
-		line = rcpt_json(file, report,
-				 g_ptr_array_index(report->rcpts, i));
-		fprintf(fp, "%s\n", line);
-		g_free(line);
-	}
+	for (i = 0; i < report->rcpts->len; i++)
+		write_rcpt(fp, file, report,
+			   g_ptr_array_index(report->rcpts, i));
 	return (int)report->rcpts->len;
+}
+
+void
+json_out_shutdown(void)
+{
+	g_clear_object(&builder);
+	g_clear_object(&generator);
+	if (line != NULL)
+		g_string_free(line, TRUE);
+	line = NULL;
 }

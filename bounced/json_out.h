@@ -14,4 +14,8 @@
 int json_out_report(FILE *fp, const char *file,
     const struct bounce_report *report);
 
+/* Frees the builder and generator json_out_report() keeps between calls.
+   Call once at exit; a later json_out_report() makes new ones. */
+void json_out_shutdown(void);
+
 #endif

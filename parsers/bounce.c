@@ -2,9 +2,10 @@
  * bounce.c - the parse pipeline: bytes -> struct bounce_report.
  *
  * Steps: size and sanity checks, line-end normalisation (CRLF and CR-only
- * become LF so all three parse identically), GMime parsing with Japanese
- * charset fallbacks, the registry of format parsers, recovery of the
- * original and its order number, then classification.  Nothing here does
+ * become LF so all three parse identically), the MIME structure scan
+ * (mime.c; GMime decodes the pieces, with Japanese charset fallbacks),
+ * the registry of format parsers, recovery of the original and its order
+ * number, then classification.  Nothing here does
  * I/O or logs; every failure becomes a report of kind ERROR.
  */
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "classify.h"
 #include "dsn.h"
 #include "input.h"
+#include "mime.h"
 #include "original.h"
 #include "registry.h"
 
@@ -47,55 +49,48 @@ bounce_shutdown(void)
 	charset_shutdown();
 }
 
-/* Returns a copy of data with CRLF and lone CR turned into LF. */
-static GString *
-normalise_eol(const char *data, size_t len)
+/* Returns a copy of data with CRLF and lone CR turned into LF, or NULL
+   when data has no CR (the common case: no copy is needed). */
+static char *
+normalise_eol(const char *data, size_t len, size_t *len_r)
 {
-	GString *out = g_string_sized_new(len + 1);
+	const char *cr = memchr(data, '\r', len);
+	char *out, *o;
 	size_t i;
 
-	for (i = 0; i < len; i++) {
-		if (data[i] == '\r') {
-			g_string_append_c(out, '\n');
-			if (i + 1 < len && data[i + 1] == '\n')
-				i++;
-		} else {
-			g_string_append_c(out, data[i]);
+	if (cr == NULL)
+		return NULL;
+	out = g_malloc(len + 1);
+	i = cr - data;
+	memcpy(out, data, i);
+	for (o = out + i; i < len; i++) {
+		if (data[i] != '\r') {
+			*o++ = data[i];
+			continue;
 		}
+		*o++ = '\n';
+		if (i + 1 < len && data[i + 1] == '\n')
+			i++;
 	}
+	*o = '\0';
+	*len_r = o - out;
 	return out;
 }
 
-/* True if text starts like a message: a header field name and colon, or
-   an mbox "From " line. */
+/* True if the len bytes at text start like a message: a header field
+   name and colon, or an mbox "From " line. */
 static bool
-looks_like_message(const char *text)
+looks_like_message(const char *text, size_t len)
 {
-	const char *p;
+	size_t i;
 
-	if (strncmp(text, "From ", 5) == 0)
+	if (len >= 5 && memcmp(text, "From ", 5) == 0)
 		return true;
-	for (p = text; *p > ' ' && *p < 0x7f && *p != ':'; p++)
+	for (i = 0; i < len && text[i] > ' ' && text[i] < 0x7f &&
+		    text[i] != ':';
+	     i++)
 		;
-	return *p == ':' && p > text;
-}
-
-static GMimeMessage *
-construct(const GString *text)
-{
-	GMimeStream *stream;
-	GMimeParser *parser;
-	GMimeMessage *msg;
-
-	stream = g_mime_stream_mem_new_with_buffer(text->str, text->len);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_object_unref(stream);
-	g_mime_parser_set_format(parser, strncmp(text->str, "From ", 5) == 0
-					     ? GMIME_FORMAT_MBOX
-					     : GMIME_FORMAT_MESSAGE);
-	msg = g_mime_parser_construct_message(parser, bounce_parser_options());
-	g_object_unref(parser);
-	return msg;
+	return i < len && text[i] == ':' && i > 0;
 }
 
 static void
@@ -110,7 +105,7 @@ fill_report_header(const struct bounce_input *in, struct bounce_report *r)
 }
 
 static void
-parse_message(GMimeMessage *msg, const struct bounce_options *opts,
+parse_message(struct mime_message *msg, const struct bounce_options *opts,
 	      struct bounce_report *report)
 {
 	struct bounce_input in;
@@ -147,8 +142,8 @@ bounce_parse(const char *data, size_t len, const struct bounce_options *optsp)
 				      BOUNCE_DEFAULT_ORDER_HEADER,
 				      BOUNCE_DEFAULT_TYPE_HEADER};
 	struct bounce_report *report = report_new();
-	GMimeMessage *msg;
-	GString *text;
+	struct mime_message *msg;
+	char *copy;
 
 	if (optsp != NULL) {
 		opts.max_size =
@@ -167,16 +162,19 @@ bounce_parse(const char *data, size_t len, const struct bounce_options *optsp)
 		report_free(&report);
 		return bounce_too_large(len, opts.max_size);
 	}
-	text = normalise_eol(data, len);
-	if (!looks_like_message(text->str))
+	if ((copy = normalise_eol(data, len, &len)) != NULL)
+		data = copy;
+	if (!looks_like_message(data, len)) {
 		report_set_error(report, "not a mail message: no header at "
 					 "the start");
-	else if ((msg = construct(text)) == NULL)
+	} else if ((msg = mime_message_parse(
+			data, len, len >= 5 && memcmp(data, "From ", 5) == 0,
+			bounce_parser_options())) == NULL) {
 		report_set_error(report, "MIME structure could not be parsed");
-	else {
+	} else {
 		parse_message(msg, &opts, report);
-		g_object_unref(msg);
+		mime_message_free(&msg);
 	}
-	g_string_free(text, TRUE);
+	g_free(copy);
 	return report;
 }

@@ -67,6 +67,10 @@ struct classify_input {
 	char reply[4];   /* effective reply code or "" */
 	char *text;      /* normalised diagnostic, owned */
 	enum classify_command command;
+	/* Which byte pairs occur in text (bit a << 8 | b): a pattern segment
+	   whose first pair is absent cannot match, so most of the table is
+	   skipped without a substring search. */
+	unsigned char pairs[65536 / 8];
 };
 
 /* The decision and why. */
@@ -181,6 +185,42 @@ classify_normalise(const char *s)
 	return g_string_free(out, FALSE);
 }
 
+/* Records every byte pair of text in pairs. */
+static void
+classify_index_pairs(const char *text, unsigned char *pairs)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	memset(pairs, 0, 65536 / 8);
+	for (; p[0] != '\0' && p[1] != '\0'; p++) {
+		unsigned pair = (unsigned)p[0] << 8 | p[1];
+
+		pairs[pair >> 3] |= 1u << (pair & 7);
+	}
+}
+
+/* True unless a segment of pattern (split at '*') of two or more bytes
+   starts with a pair that text lacks: then pattern cannot match. */
+static bool
+classify_pairs_allow(const unsigned char *pairs, const char *pattern)
+{
+	const unsigned char *p = (const unsigned char *)pattern;
+
+	while (*p != '\0') {
+		if (*p != '*' && p[1] != '\0' && p[1] != '*') {
+			unsigned pair = (unsigned)p[0] << 8 | p[1];
+
+			if (!(pairs[pair >> 3] & (1u << (pair & 7))))
+				return false;
+		}
+		while (*p != '\0' && *p != '*')
+			p++;
+		while (*p == '*')
+			p++;
+	}
+	return true;
+}
+
 /* Returns true if text contains pattern, where '*' in pattern means
    "followed somewhere later by".  Each segment is found with strstr
    after the end of the previous one, so the scan is linear. */
@@ -234,6 +274,7 @@ classify_table_find(const struct classify_pattern *table,
 		return NULL;
 	for (p = table; p->text != NULL; p++) {
 		if (classify_code_gate(in, p->code) &&
+		    classify_pairs_allow(in->pairs, p->text) &&
 		    classify_pattern_match(in->text, p->text))
 			return p;
 	}
@@ -552,6 +593,7 @@ classify_input_init(struct classify_input *in, const struct bounce_rcpt *rcpt)
 	in->delayed = rcpt->action != NULL &&
 		      g_ascii_strcasecmp(rcpt->action, "delayed") == 0;
 	in->text = classify_normalise(rcpt->diagnostic);
+	classify_index_pairs(in->text, in->pairs);
 	g_strlcpy(in->status, rcpt->status, sizeof(in->status));
 	g_strlcpy(in->reply, rcpt->replycode, sizeof(in->reply));
 	if (classify_status_vague(in->status))

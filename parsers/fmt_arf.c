@@ -34,25 +34,24 @@ struct arf_fields {
 static const char *const complaint_senders[] = {"staff@hotmail.com",
     "complaints@email-abuse.amazonses.com", NULL};
 
-/* Returns the first message/feedback-report part at or under obj (never
+/* Returns the first message/feedback-report part at or under part (never
    inside an attached message), or NULL.  Borrowed. */
-static GMimePart *
-find_report_part(GMimeObject *obj)
+static const struct mime_part *
+find_report_part(const struct mime_part *part)
 {
-	if (GMIME_IS_MULTIPART(obj)) {
-		GMimeMultipart *mp = GMIME_MULTIPART(obj);
-		int i, n = g_mime_multipart_get_count(mp);
-		GMimePart *found;
+	const struct mime_part *found;
+	guint i;
 
-		for (i = 0; i < n; i++)
+	if (part->children != NULL) {
+		for (i = 0; i < part->children->len; i++)
 			if ((found = find_report_part(
-			    g_mime_multipart_get_part(mp, i))) != NULL)
+				 g_ptr_array_index(part->children, i))) != NULL)
 				return found;
 		return NULL;
 	}
-	if (GMIME_IS_PART(obj) && g_mime_content_type_is_type(
-	    g_mime_object_get_content_type(obj), "message", "feedback-report"))
-		return GMIME_PART(obj);
+	if (part->message == NULL &&
+	    mime_part_is(part, "message", "feedback-report"))
+		return part;
 	return NULL;
 }
 
@@ -131,12 +130,8 @@ arf_fields_clear(struct arf_fields *f)
 static bool
 is_feedback_multipart(const struct bounce_input *in)
 {
-	GMimeObject *top = g_mime_message_get_mime_part(in->msg);
-	const char *type;
+	const char *type = mime_part_param(in->msg->body, "report-type");
 
-	if (top == NULL)
-		return false;
-	type = g_mime_object_get_content_type_parameter(top, "report-type");
 	return type != NULL && g_ascii_strcasecmp(type, "feedback-report") == 0;
 }
 
@@ -173,19 +168,18 @@ static void
 complainer_from_original(const struct bounce_input *in,
     struct bounce_report *report)
 {
-	GMimeMessage *orig = NULL;
-	GMimeObject *o;
+	struct mime_headers *orig = NULL;
 
 	if (in->attached != NULL)
-		orig = g_object_ref(in->attached);
+		orig = in->attached;
 	else if (in->attached_headers != NULL)
 		orig = original_parse_headers(in->attached_headers);
 	if (orig != NULL) {
-		o = GMIME_OBJECT(orig);
-		if (!add_complainer(report, g_mime_object_get_header(o,
+		if (!add_complainer(report, mime_headers_get(orig,
 		    "X-HmXmrOriginalRecipient")))
-			add_complainer(report, g_mime_object_get_header(o, "To"));
-		g_object_unref(orig);
+			add_complainer(report, mime_headers_get(orig, "To"));
+		if (orig != in->attached)
+			mime_headers_free(&orig);
 	}
 	if (report->rcpts->len == 0)
 		report_add_rcpt(report)->reason = REASON_FEEDBACK;
@@ -266,8 +260,7 @@ arf_fill(const struct bounce_input *in, struct arf_fields *f,
 static int
 parse(const struct bounce_input *in, struct bounce_report *report)
 {
-	GMimeObject *top = g_mime_message_get_mime_part(in->msg);
-	GMimePart *part = top != NULL ? find_report_part(top) : NULL;
+	const struct mime_part *part = find_report_part(in->msg->body);
 	struct arf_fields f = {0};
 
 	if (part == NULL && !is_feedback_multipart(in) &&
@@ -275,7 +268,7 @@ parse(const struct bounce_input *in, struct bounce_report *report)
 		return 0;
 	f.rcpt_to = g_ptr_array_new_with_free_func(g_free);
 	if (part != NULL) {
-		char *text = input_part_text(part, INPUT_MAX_TEXT);
+		char *text = mime_part_text(part, INPUT_MAX_TEXT);
 
 		arf_parse_fields(text, &f);
 		g_free(text);

@@ -76,7 +76,7 @@ original_to(const struct bounce_input *in, struct bounce_report *report)
 
 	if (in->attached != NULL)
 		addr = input_first_addr(
-		    g_mime_object_get_header(GMIME_OBJECT(in->attached), "To"));
+		    mime_headers_get(in->attached, "To"));
 	if (addr == NULL)
 		return 0;
 	r = report_add_rcpt(report);

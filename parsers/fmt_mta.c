@@ -490,7 +490,7 @@ original_to(const struct bounce_input *in, struct bounce_report *report)
 
 	if (in->attached == NULL)
 		return 0;
-	to = g_mime_object_get_header(GMIME_OBJECT(in->attached), "To");
+	to = mime_headers_get(in->attached, "To");
 	return add_rcpt(report, input_first_addr(to)) != NULL;
 }
 

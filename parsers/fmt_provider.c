@@ -50,34 +50,32 @@ struct scan {
    header of that name whose value contains x (any occurrence, so every
    Received header is tried). */
 static bool
-header_matches(GMimeObject *obj, const char *spec)
+header_matches(struct mime_headers *list, const char *spec)
 {
-	GMimeHeaderList *list = g_mime_object_get_header_list(obj);
 	const char *colon = strchr(spec, ':');
-	size_t nlen = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+	char *name = g_strndup(spec, colon != NULL ? (size_t)(colon - spec)
+						  : strlen(spec));
 	const char *needle = colon != NULL ? colon + 1 : NULL;
-	int i, n = g_mime_header_list_get_count(list);
+	size_t i, n = mime_headers_count(list);
+	bool found = false;
 
 	while (needle != NULL && *needle == ' ')
 		needle++;
-	for (i = 0; i < n; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
-		const char *name = g_mime_header_get_name(h);
-		const char *value = g_mime_header_get_value(h);
-
-		if (strlen(name) != nlen || g_ascii_strncasecmp(name, spec, nlen))
+	for (i = 0; i < n && !found; i++) {
+		if (!mime_headers_name_is(list, i, name))
 			continue;
-		if (needle == NULL || text_has_ci(value, needle))
-			return true;
+		found = needle == NULL ||
+			text_has_ci(mime_headers_value(list, i), needle);
 	}
-	return false;
+	g_free(name);
+	return found;
 }
 
 static bool
 headers_match(const struct bounce_input *in, const char *const *specs)
 {
 	for (; *specs != NULL; specs++)
-		if (header_matches(GMIME_OBJECT(in->msg), *specs))
+		if (header_matches(in->msg->headers, *specs))
 			return true;
 	return false;
 }

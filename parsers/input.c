@@ -18,31 +18,8 @@ struct walk {
 	GString *html;
 	char *delivery_status;
 	char *headers;
-	GMimeMessage *attached;
+	struct mime_headers *attached;
 };
-
-char *
-input_part_text(GMimePart *part, size_t max)
-{
-	GMimeDataWrapper *content = g_mime_part_get_content(part);
-	GMimeStream *mem;
-	GByteArray *bytes;
-	const char *charset;
-	char *text;
-	size_t len;
-
-	if (content == NULL)
-		return g_strdup("");
-	mem = g_mime_stream_mem_new();
-	g_mime_data_wrapper_write_to_stream(content, mem);
-	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	len = MIN(bytes->len, max);
-	charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part),
-							   "charset");
-	text = charset_to_utf8((const char *)bytes->data, len, charset);
-	g_object_unref(mem);
-	return text;
-}
 
 char *
 input_first_addr(const char *value)
@@ -112,39 +89,31 @@ html_to_text(const char *html)
 	return g_string_free(out, FALSE);
 }
 
-static bool
-type_is(GMimeContentType *ct, const char *type, const char *subtype)
-{
-	return g_mime_content_type_is_type(ct, type, subtype);
-}
-
 static void
-walk_leaf(struct walk *w, GMimePart *part)
+walk_leaf(struct walk *w, const struct mime_part *part)
 {
-	GMimeContentType *ct =
-	    g_mime_object_get_content_type(GMIME_OBJECT(part));
 	char *text;
 
-	if (type_is(ct, "message", "delivery-status") ||
-	    type_is(ct, "message", "global-delivery-status")) {
+	if (mime_part_is(part, "message", "delivery-status") ||
+	    mime_part_is(part, "message", "global-delivery-status")) {
 		if (w->delivery_status == NULL)
 			w->delivery_status =
-			    input_part_text(part, INPUT_MAX_TEXT);
+			    mime_part_text(part, INPUT_MAX_TEXT);
 		return;
 	}
-	if (type_is(ct, "text", "rfc822-headers") ||
-	    type_is(ct, "message", "global-headers")) {
+	if (mime_part_is(part, "text", "rfc822-headers") ||
+	    mime_part_is(part, "message", "global-headers")) {
 		if (w->headers == NULL)
-			w->headers = input_part_text(part, INPUT_MAX_TEXT);
+			w->headers = mime_part_text(part, INPUT_MAX_TEXT);
 		return;
 	}
-	if (type_is(ct, "text", "plain")) {
-		text = input_part_text(part, INPUT_MAX_TEXT);
+	if (mime_part_is(part, "text", "plain")) {
+		text = mime_part_text(part, INPUT_MAX_TEXT);
 		append_text(w->plain, text);
 		g_free(text);
-	} else if (type_is(ct, "text", "html") &&
-		   !g_mime_part_is_attachment(part)) {
-		char *html = input_part_text(part, INPUT_MAX_TEXT);
+	} else if (mime_part_is(part, "text", "html") &&
+		   !mime_part_is_attachment(part)) {
+		char *html = mime_part_text(part, INPUT_MAX_TEXT);
 
 		text = html_to_text(html);
 		append_text(w->html, text);
@@ -153,45 +122,42 @@ walk_leaf(struct walk *w, GMimePart *part)
 	}
 }
 
+/* Multipart children in order; an attached message is noted, never
+   entered; mime.c bounds the depth. */
 static void
-walk_object(struct walk *w, GMimeObject *obj)
+walk_part(struct walk *w, const struct mime_part *part)
 {
-	if (GMIME_IS_MULTIPART(obj)) {
-		GMimeMultipart *mp = GMIME_MULTIPART(obj);
-		int i, n = g_mime_multipart_get_count(mp);
+	guint i;
 
-		for (i = 0; i < n; i++)
-			walk_object(w, g_mime_multipart_get_part(mp, i));
-	} else if (GMIME_IS_MESSAGE_PART(obj)) {
-		GMimeMessage *m =
-		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-
-		if (w->attached == NULL && m != NULL)
-			w->attached = g_object_ref(m);
-	} else if (GMIME_IS_PART(obj)) {
-		walk_leaf(w, GMIME_PART(obj));
+	if (part->children != NULL) {
+		for (i = 0; i < part->children->len; i++)
+			walk_part(w, g_ptr_array_index(part->children, i));
+	} else if (part->message != NULL) {
+		if (w->attached == NULL)
+			w->attached = part->message->headers;
+	} else if (!mime_part_is(part, "multipart", "*")) {
+		walk_leaf(w, part);
 	}
 }
 
 void
-input_init(struct bounce_input *in, GMimeMessage *msg)
+input_init(struct bounce_input *in, struct mime_message *msg)
 {
 	struct walk w = {g_string_new(NULL), g_string_new(NULL), NULL, NULL,
 			 NULL};
-	GMimeObject *body = g_mime_message_get_mime_part(msg);
-	const char *from = g_mime_object_get_header(GMIME_OBJECT(msg), "From");
+	const char *from = mime_headers_get(msg->headers, "From");
 
 	memset(in, 0, sizeof(*in));
 	in->msg = msg;
-	in->subject = charset_fix_header(g_mime_message_get_subject(msg));
+	in->subject =
+	    charset_fix_header(mime_headers_get_last(msg->headers, "Subject"));
 	if (in->subject == NULL)
 		in->subject = g_strdup("");
 	in->from = charset_fix_header(from != NULL ? from : "");
 	in->from_addr = input_first_addr(in->from);
 	if (in->from_addr == NULL)
 		in->from_addr = g_strdup("");
-	if (body != NULL)
-		walk_object(&w, body);
+	walk_part(&w, msg->body);
 	if (w.plain->len == 0) {
 		/* HTML-only bounces: use the tag-stripped text. */
 		GString *swap = w.plain;
@@ -215,12 +181,11 @@ input_clear(struct bounce_input *in)
 	g_free((char *)in->body);
 	g_free((char *)in->delivery_status);
 	g_free((char *)in->attached_headers);
-	g_clear_object(&in->attached);
 	memset(in, 0, sizeof(*in));
 }
 
 const char *
 input_header(const struct bounce_input *in, const char *name)
 {
-	return g_mime_object_get_header(GMIME_OBJECT(in->msg), name);
+	return mime_headers_get(in->msg->headers, name);
 }

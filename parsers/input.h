@@ -13,15 +13,10 @@
 
 /* Fills in from msg.  in borrows msg (keep it alive); the strings are
    owned by in and released with input_clear(). */
-void input_init(struct bounce_input *in, GMimeMessage *msg);
+void input_init(struct bounce_input *in, struct mime_message *msg);
 
 /* Frees what input_init() allocated. */
 void input_clear(struct bounce_input *in);
-
-/* Returns the decoded, UTF-8 text content of part (transfer encoding
-   undone, charset converted), at most max bytes of input considered.
-   Newly allocated (g_free); never NULL. */
-char *input_part_text(GMimePart *part, size_t max);
 
 /* Returns the first addr-spec in a header value (lowercased domain),
    newly allocated, or NULL. */

@@ -16,22 +16,10 @@
 #include "input.h"
 #include "textscan.h"
 
-GMimeMessage *
+struct mime_headers *
 original_parse_headers(const char *text)
 {
-	GMimeStream *stream;
-	GMimeParser *parser;
-	GMimeMessage *msg;
-	GString *buf = g_string_new(text);
-
-	g_string_append(buf, "\n\n");
-	stream = g_mime_stream_mem_new_with_buffer(buf->str, buf->len);
-	g_string_free(buf, TRUE);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_object_unref(stream);
-	msg = g_mime_parser_construct_message(parser, bounce_parser_options());
-	g_object_unref(parser);
-	return msg;
+	return mime_headers_parse(text, strlen(text), bounce_parser_options());
 }
 
 static bool
@@ -95,14 +83,16 @@ find_quoted_headers(const char *body)
 	return NULL;
 }
 
-/* Returns a message holding the original's headers, or NULL. */
-static GMimeMessage *
-original_message(const struct bounce_input *in)
+/* Returns the original's header fields, or NULL; *owned_r tells whether
+   the caller must free them. */
+static struct mime_headers *
+original_message(const struct bounce_input *in, bool *owned_r)
 {
 	const char *quoted;
 
+	*owned_r = in->attached == NULL;
 	if (in->attached != NULL)
-		return g_object_ref(in->attached);
+		return in->attached;
 	if (in->attached_headers != NULL)
 		return original_parse_headers(in->attached_headers);
 	if (in->body != NULL &&
@@ -112,9 +102,9 @@ original_message(const struct bounce_input *in)
 }
 
 static void
-set_header(char **field, GMimeMessage *msg, const char *name)
+set_header(char **field, struct mime_headers *msg, const char *name)
 {
-	const char *value = g_mime_object_get_header(GMIME_OBJECT(msg), name);
+	const char *value = mime_headers_get(msg, name);
 	char *fixed;
 
 	if (value == NULL)
@@ -125,10 +115,9 @@ set_header(char **field, GMimeMessage *msg, const char *name)
 }
 
 static void
-set_addr_header(char **field, GMimeMessage *msg, const char *name)
+set_addr_header(char **field, struct mime_headers *msg, const char *name)
 {
-	char *addr =
-	    input_first_addr(g_mime_object_get_header(GMIME_OBJECT(msg), name));
+	char *addr = input_first_addr(mime_headers_get(msg, name));
 
 	if (addr != NULL)
 		report_set_default(field, addr);
@@ -136,11 +125,11 @@ set_addr_header(char **field, GMimeMessage *msg, const char *name)
 }
 
 static void
-fill_original(GMimeMessage *msg, const struct bounce_options *opts,
+fill_original(struct mime_headers *msg, const struct bounce_options *opts,
 	      struct bounce_report *report)
 {
 	struct bounce_original *o = &report->original;
-	const char *date = g_mime_object_get_header(GMIME_OBJECT(msg), "Date");
+	const char *date = mime_headers_get(msg, "Date");
 	char *iso = dsn_iso_date(date);
 
 	set_header(&o->message_id, msg, "Message-ID");
@@ -215,11 +204,13 @@ original_extract(const struct bounce_input *in,
 		 const struct bounce_options *opts,
 		 struct bounce_report *report)
 {
-	GMimeMessage *msg = original_message(in);
+	bool owned;
+	struct mime_headers *msg = original_message(in, &owned);
 
 	if (msg != NULL) {
 		fill_original(msg, opts, report);
-		g_object_unref(msg);
+		if (owned)
+			mime_headers_free(&msg);
 	}
 	if (report->order_number == NULL)
 		verp_from_envelope(in, report);

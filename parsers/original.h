@@ -18,9 +18,11 @@ void original_extract(const struct bounce_input *in,
 		      const struct bounce_options *opts,
 		      struct bounce_report *report);
 
-/* Parses text as a header block (a message without body is fine) and
-   returns a new message (g_clear_object) or NULL. */
-GMimeMessage *original_parse_headers(const char *text);
+/* Parses text as a header block (what follows a blank line is ignored)
+   and returns new header fields (mime_headers_free()) that point into
+   text: keep text alive.  A block whose first line is no field has no
+   fields (GMime refuses such a message). */
+struct mime_headers *original_parse_headers(const char *text);
 
 /* Parses a VERP token "ORDER" or "ORDER.TYPE" from the local part of
    addr after its first '+'.  ORDER is 1-64 of [A-Za-z0-9_-] and TYPE

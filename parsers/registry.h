@@ -11,11 +11,11 @@
 #ifndef BOUNCED_REGISTRY_H
 #define BOUNCED_REGISTRY_H
 
-#include <gmime/gmime.h>
+#include "mime.h"
 #include "report.h"
 
 struct bounce_input {
-	GMimeMessage *msg;
+	struct mime_message *msg; /* the bounce, parsed by mime.c */
 	const char *subject;   /* decoded UTF-8, "" if none */
 	const char *from;      /* From header, decoded, "" if none */
 	const char *from_addr; /* the From addr-spec, lowercased, "" if none */
@@ -24,9 +24,9 @@ struct bounce_input {
 	   text/plain exists) outside attached messages, concatenated.  "" if
 	   none. */
 	const char *body;
-	/* The attached original message (message/rfc822, message/global) or
-	   NULL. */
-	GMimeMessage *attached;
+	/* The header fields of the attached original message
+	   (message/rfc822, message/global) or NULL.  Borrowed from msg. */
+	struct mime_headers *attached;
 	/* Raw text of a text/rfc822-headers or message/global-headers part,
 	   UTF-8, or NULL. */
 	const char *attached_headers;

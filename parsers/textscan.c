@@ -159,10 +159,10 @@ static bool
 range_has_ci(const char *p, const char *e, const char *needle)
 {
 	size_t n = strlen(needle);
-	char first = g_ascii_tolower(*needle);
+	char lo = g_ascii_tolower(*needle), up = g_ascii_toupper(*needle);
 
 	for (; p + n <= e; p++)
-		if (g_ascii_tolower(*p) == first &&
+		if ((*p == lo || *p == up) &&
 		    g_ascii_strncasecmp(p, needle, n) == 0)
 			return true;
 	return false;

@@ -1,0 +1,645 @@
+/*
+ * mime.c - one pass over a message's bytes: header fields, the multipart
+ * tree and the attached messages, as pointers into the input.
+ *
+ * See mime.h for the rules.  Every line is looked at once per enclosing
+ * boundary (at most MIME_MAX_DEPTH), so time stays linear; recursion is
+ * bounded by the same cap.  Values are decoded by GMime only when a
+ * reader asks for them.
+ */
+#include <string.h>
+
+#include "mime.h"
+#include "charset.h"
+
+struct mime_field {
+	const char *name;
+	size_t name_len;
+	const char *raw; /* after the colon, continuation lines included */
+	size_t raw_len;
+	char *value; /* decoded on first use, owned */
+};
+
+struct mime_headers {
+	GArray *fields; /* struct mime_field */
+	GMimeParserOptions *options;
+};
+
+/* Boundary stack.  Level 0 is the mbox "From " line (GMime ends an mbox
+   message there); levels 1.. are multipart boundaries, innermost last. */
+struct scan {
+	const char *end;
+	bool mbox;
+	int nbounds;
+	const char *bound[MIME_MAX_DEPTH + 1];
+	size_t blen[MIME_MAX_DEPTH + 1];
+	GMimeParserOptions *options;
+};
+
+/* Where a scan stopped: at a boundary line of level (or -1 at the end of
+   the input); end is true for a closing "--BOUNDARY--" line. */
+struct hit {
+	int level;
+	bool end;
+};
+
+/* --- header fields ------------------------------------------------------- */
+
+static struct mime_headers *
+headers_new(GMimeParserOptions *options)
+{
+	struct mime_headers *h = g_new0(struct mime_headers, 1);
+
+	h->fields =
+	    g_array_sized_new(FALSE, FALSE, sizeof(struct mime_field), 16);
+	h->options = options;
+	return h;
+}
+
+void
+mime_headers_free(struct mime_headers **headers)
+{
+	struct mime_headers *h = *headers;
+	guint i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->fields->len; i++)
+		g_free(g_array_index(h->fields, struct mime_field, i).value);
+	g_array_free(h->fields, TRUE);
+	g_free(h);
+	*headers = NULL;
+}
+
+size_t
+mime_headers_count(const struct mime_headers *headers)
+{
+	return headers->fields->len;
+}
+
+bool
+mime_headers_name_is(const struct mime_headers *headers, size_t i,
+		     const char *name)
+{
+	const struct mime_field *f =
+	    &g_array_index(headers->fields, struct mime_field, i);
+
+	return f->name_len == strlen(name) &&
+	       g_ascii_strncasecmp(f->name, name, f->name_len) == 0;
+}
+
+/* False for 7-bit text without an encoded word, which GMime's decoder
+   returns unchanged (checked over random 7-bit strings), so most fields
+   skip it. */
+static bool
+needs_decoding(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p >= 0x80 || (p[0] == '=' && p[1] == '?'))
+			return true;
+	return false;
+}
+
+/* Decodes as GMime's g_mime_header_get_value() does: unfold, then
+   RFC 2047 and 8-bit fallback decoding with the parser options. */
+const char *
+mime_headers_value(struct mime_headers *headers, size_t i)
+{
+	struct mime_field *f =
+	    &g_array_index(headers->fields, struct mime_field, i);
+	char *raw, *unfolded;
+
+	if (f->value != NULL)
+		return f->value;
+	raw = g_strndup(f->raw, f->raw_len);
+	unfolded = g_mime_utils_header_unfold(raw);
+	g_free(raw);
+	if (needs_decoding(unfolded)) {
+		f->value =
+		    g_mime_utils_header_decode_text(headers->options, unfolded);
+		g_free(unfolded);
+	} else {
+		f->value = unfolded;
+	}
+	return f->value;
+}
+
+const char *
+mime_headers_get(struct mime_headers *headers, const char *name)
+{
+	size_t i, n = headers->fields->len;
+
+	for (i = 0; i < n; i++)
+		if (mime_headers_name_is(headers, i, name))
+			return mime_headers_value(headers, i);
+	return NULL;
+}
+
+const char *
+mime_headers_get_last(struct mime_headers *headers, const char *name)
+{
+	size_t i = headers->fields->len;
+
+	while (i-- > 0)
+		if (mime_headers_name_is(headers, i, name))
+			return mime_headers_value(headers, i);
+	return NULL;
+}
+
+/* Adds the field on line p..e if it is one (NAME [WSP] ":"); returns
+   false for an invalid line, which GMime skips. */
+static bool
+add_field(struct mime_headers *h, const char *p, const char *e)
+{
+	struct mime_field f = {0};
+	const char *q = p;
+
+	while (q < e && *q != ':' && (unsigned char)*q > ' ' && *q != 0x7f)
+		q++;
+	f.name = p;
+	f.name_len = q - p;
+	while (q < e && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q == e || *q != ':')
+		return false;
+	f.raw = q + 1;
+	f.raw_len = e - f.raw;
+	g_array_append_val(h->fields, f);
+	return true;
+}
+
+/* GMime files a message's Content-* fields under its body part, not under
+   the message.  Moves them from h into a new list and returns it. */
+static struct mime_headers *
+split_content_fields(struct mime_headers *h)
+{
+	struct mime_headers *content = headers_new(h->options);
+	guint i, kept = 0;
+
+	for (i = 0; i < h->fields->len; i++) {
+		struct mime_field *f =
+		    &g_array_index(h->fields, struct mime_field, i);
+
+		if (f->name_len >= 8 &&
+		    g_ascii_strncasecmp(f->name, "Content-", 8) == 0)
+			g_array_append_val(content->fields, *f);
+		else
+			g_array_index(h->fields, struct mime_field, kept++) =
+			    *f;
+	}
+	g_array_set_size(h->fields, kept);
+	return content;
+}
+
+/* --- lines and boundaries ------------------------------------------------ */
+
+static const char *
+line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', end - p);
+
+	return nl != NULL ? nl : end;
+}
+
+static const char *
+after_line(const char *e, const char *end)
+{
+	return e < end ? e + 1 : end;
+}
+
+static bool
+only_wsp(const char *p, const char *e)
+{
+	for (; p < e; p++)
+		if (*p != ' ' && *p != '\t')
+			return false;
+	return true;
+}
+
+/* Returns the innermost boundary the line p..e is, or level -1. */
+static struct hit
+match_boundary(const struct scan *s, const char *p, const char *e)
+{
+	struct hit h = {-1, false};
+	int i;
+
+	if (s->mbox && e - p >= 5 && memcmp(p, "From ", 5) == 0)
+		return (struct hit){0, true};
+	if (e - p < 2 || p[0] != '-' || p[1] != '-')
+		return h;
+	for (i = s->nbounds - 1; i >= 1; i--) {
+		const char *r = p + 2 + s->blen[i];
+
+		if (r > e || memcmp(p + 2, s->bound[i], s->blen[i]) != 0)
+			continue;
+		if (only_wsp(r, e))
+			return (struct hit){i, false};
+		if (e - r >= 2 && r[0] == '-' && r[1] == '-' &&
+		    only_wsp(r + 2, e))
+			return (struct hit){i, true};
+	}
+	return h;
+}
+
+/* How a header block ended.  TRUNCATED: the input ends inside what can
+   only be a field name (no colon yet); GMime fails such a block. */
+enum fields_end { FIELDS_BLANK, FIELDS_BOUNDARY, FIELDS_EOF, FIELDS_TRUNCATED };
+
+struct fields {
+	enum fields_end end;
+	struct hit hit;     /* FIELDS_BOUNDARY: which */
+	bool first_invalid; /* the first line is neither blank nor a field */
+};
+
+static bool
+is_name_only(const char *p, const char *e)
+{
+	for (; p < e; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == ':')
+			return false;
+	return true;
+}
+
+/* Extends the last field over the continuation line ending at e. */
+static void
+continue_field(struct mime_headers *h, const char *e)
+{
+	struct mime_field *f =
+	    &g_array_index(h->fields, struct mime_field, h->fields->len - 1);
+
+	f->raw_len = e - f->raw;
+}
+
+/* Reads fields from *pos up to a blank line (*pos after it), a boundary
+   line (*pos at it) or the end of the input. */
+static struct fields
+scan_fields(const struct scan *s, const char **pos, struct mime_headers *h)
+{
+	struct fields r = {FIELDS_EOF, {-1, false}, false};
+	const char *p = *pos;
+	bool open = false; /* the last line started a valid field */
+
+	while (p < s->end) {
+		const char *e = line_end(p, s->end);
+
+		if ((r.hit = match_boundary(s, p, e)).level >= 0) {
+			r.end = FIELDS_BOUNDARY;
+			break;
+		}
+		if (e == p) {
+			r.end = FIELDS_BLANK;
+			p = after_line(e, s->end);
+			break;
+		}
+		if (e == s->end && is_name_only(p, e)) {
+			r.end = FIELDS_TRUNCATED;
+			p = e;
+			break;
+		}
+		if (*p == ' ' || *p == '\t') {
+			if (open)
+				continue_field(h, e);
+		} else {
+			open = add_field(h, p, e);
+		}
+		if (p == *pos) /* GMime wants a named field first */
+			r.first_invalid = !open || *p == ':';
+		p = after_line(e, s->end);
+	}
+	*pos = p;
+	return r;
+}
+
+/* True if GMime would refuse a message whose header block read as f:
+   the first line is no field, the block is cut inside a name, or the
+   input ends before any field. */
+static bool
+fields_refused(const struct fields *f, const struct mime_headers *h)
+{
+	return f->first_invalid || f->end == FIELDS_TRUNCATED ||
+	       (f->end == FIELDS_EOF && h->fields->len == 0);
+}
+
+/* Skips content from *pos to the next boundary line (*pos at it) or the
+   end; sets the content range, without the line break that belongs to
+   the boundary. */
+static struct hit
+scan_content(const struct scan *s, const char **pos, const char **start_r,
+	     size_t *len_r)
+{
+	const char *p = *pos;
+	struct hit hit = {-1, false};
+
+	*start_r = p;
+	while (p < s->end) {
+		const char *e = line_end(p, s->end);
+
+		if ((hit = match_boundary(s, p, e)).level >= 0) {
+			*len_r = p > *start_r ? (size_t)(p - 1 - *start_r) : 0;
+			*pos = p;
+			return hit;
+		}
+		p = after_line(e, s->end);
+	}
+	*len_r = s->end - *start_r;
+	*pos = s->end;
+	return hit;
+}
+
+/* --- parts --------------------------------------------------------------- */
+
+static void part_free(struct mime_part *part);
+
+void
+mime_message_free(struct mime_message **msg)
+{
+	if (*msg == NULL)
+		return;
+	mime_headers_free(&(*msg)->headers);
+	part_free((*msg)->body);
+	g_free(*msg);
+	*msg = NULL;
+}
+
+static void
+part_free(struct mime_part *part)
+{
+	guint i;
+
+	if (part == NULL)
+		return;
+	if (part->children != NULL) {
+		for (i = 0; i < part->children->len; i++)
+			part_free(g_ptr_array_index(part->children, i));
+		g_ptr_array_free(part->children, TRUE);
+	}
+	mime_headers_free(&part->headers);
+	mime_message_free(&part->message);
+	g_clear_object(&part->type);
+	g_free(part);
+}
+
+/* A part described by headers (taken over); the type comes from the last
+   Content-Type, else the default of the parent. */
+static struct mime_part *
+part_new(struct mime_headers *headers, bool in_digest)
+{
+	struct mime_part *part = g_new0(struct mime_part, 1);
+	const char *ct = mime_headers_get_last(headers, "Content-Type");
+	const char *cte =
+	    mime_headers_get_last(headers, "Content-Transfer-Encoding");
+
+	part->headers = headers;
+	if (ct != NULL)
+		part->type = g_mime_content_type_parse(headers->options, ct);
+	else if (in_digest)
+		part->type = g_mime_content_type_new("message", "rfc822");
+	else
+		part->type = g_mime_content_type_new("text", "plain");
+	part->encoding = cte != NULL ? g_mime_content_encoding_from_string(cte)
+				     : GMIME_CONTENT_ENCODING_DEFAULT;
+	return part;
+}
+
+static bool
+is_message_type(const struct mime_part *part)
+{
+	if (!mime_part_is(part, "message", "rfc822") &&
+	    !mime_part_is(part, "message", "rfc2822") &&
+	    !mime_part_is(part, "message", "news") &&
+	    !mime_part_is(part, "message", "global"))
+		return false;
+	return part->encoding != GMIME_CONTENT_ENCODING_BASE64 &&
+	       part->encoding != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+	       part->encoding != GMIME_CONTENT_ENCODING_UUENCODE;
+}
+
+static struct hit parse_body(struct scan *s, struct mime_part *part,
+			     const char **pos, int depth);
+
+/* One child of a multipart, from after its boundary line.  A child whose
+   fields end at a boundary without any field is dropped, as GMime does. */
+static struct hit
+parse_child(struct scan *s, struct mime_part *parent, const char **pos,
+	    int depth)
+{
+	struct mime_headers *h = headers_new(s->options);
+	struct mime_part *child;
+	const char *start = *pos;
+	struct fields f = scan_fields(s, pos, h);
+
+	if (f.end == FIELDS_TRUNCATED ||
+	    (f.end == FIELDS_BOUNDARY && h->fields->len == 0) ||
+	    (f.end == FIELDS_EOF && *pos == start)) {
+		mime_headers_free(&h);
+		return f.hit;
+	}
+	child = part_new(h, mime_part_is(parent, "multipart", "digest"));
+	g_ptr_array_add(parent->children, child);
+	if (f.end != FIELDS_BLANK)
+		return f.hit;
+	return parse_body(s, child, pos, depth + 1);
+}
+
+static struct hit
+parse_multipart(struct scan *s, struct mime_part *part, const char **pos,
+		int depth)
+{
+	const char *boundary = mime_part_param(part, "boundary");
+	const char *start;
+	size_t len;
+	int mine;
+	struct hit hit;
+
+	part->children = g_ptr_array_new();
+	if (boundary == NULL || depth >= MIME_MAX_DEPTH)
+		return scan_content(s, pos, &start, &len);
+	mine = s->nbounds++;
+	s->bound[mine] = boundary;
+	s->blen[mine] = strlen(boundary);
+	hit = scan_content(s, pos, &start, &len); /* the preamble */
+	while (hit.level == mine && !hit.end) {
+		*pos = after_line(line_end(*pos, s->end), s->end);
+		hit = parse_child(s, part, pos, depth);
+	}
+	if (hit.level == mine) { /* the closing line; skip the epilogue */
+		*pos = after_line(line_end(*pos, s->end), s->end);
+		s->nbounds--;
+		return scan_content(s, pos, &start, &len);
+	}
+	s->nbounds--;
+	return hit;
+}
+
+/* The attached message of a message/rfc822 part; none when the part is
+   empty. */
+static struct hit
+parse_attached(struct scan *s, struct mime_part *part, const char **pos,
+	       int depth)
+{
+	struct mime_message *msg;
+	struct hit hit = {-1, false};
+	struct fields f;
+
+	if (*pos == s->end ||
+	    (hit = match_boundary(s, *pos, line_end(*pos, s->end))).level >= 0)
+		return hit;
+	msg = g_new0(struct mime_message, 1);
+	msg->headers = headers_new(s->options);
+	f = scan_fields(s, pos, msg->headers);
+	if (f.end == FIELDS_TRUNCATED) {
+		mime_headers_free(&msg->headers);
+		g_free(msg);
+		return f.hit;
+	}
+	part->message = msg;
+	msg->body = part_new(split_content_fields(msg->headers), false);
+	if (f.end != FIELDS_BLANK)
+		return f.hit;
+	return parse_body(s, msg->body, pos, depth + 1);
+}
+
+static struct hit
+parse_body(struct scan *s, struct mime_part *part, const char **pos, int depth)
+{
+	if (mime_part_is(part, "multipart", "*"))
+		return parse_multipart(s, part, pos, depth);
+	if (depth < MIME_MAX_DEPTH && is_message_type(part))
+		return parse_attached(s, part, pos, depth);
+	return scan_content(s, pos, &part->content, &part->content_len);
+}
+
+struct mime_message *
+mime_message_parse(const char *data, size_t len, bool mbox,
+		   GMimeParserOptions *options)
+{
+	struct scan s = {data + len, mbox, 1, {NULL}, {0}, options};
+	struct mime_message *msg = g_new0(struct mime_message, 1);
+	const char *pos = data;
+	struct fields f;
+
+	if (mbox)
+		pos = after_line(line_end(pos, s.end), s.end);
+	msg->headers = headers_new(options);
+	f = scan_fields(&s, &pos, msg->headers);
+	if (fields_refused(&f, msg->headers)) {
+		mime_headers_free(&msg->headers);
+		g_free(msg);
+		return NULL;
+	}
+	msg->body = part_new(split_content_fields(msg->headers), false);
+	if (f.end == FIELDS_BLANK)
+		parse_body(&s, msg->body, &pos, 0);
+	return msg;
+}
+
+struct mime_headers *
+mime_headers_parse(const char *data, size_t len, GMimeParserOptions *options)
+{
+	struct scan s = {data + len, false, 1, {NULL}, {0}, options};
+	struct mime_headers *h = headers_new(options);
+	const char *pos = data;
+	struct fields f;
+	struct mime_headers *content;
+
+	if (len >= 5 && memcmp(data, "From ", 5) == 0) /* GMime skips it */
+		pos = after_line(line_end(pos, s.end), s.end);
+	f = scan_fields(&s, &pos, h);
+	content = split_content_fields(h);
+
+	mime_headers_free(&content);
+	if (f.first_invalid)
+		g_array_set_size(h->fields, 0);
+	return h;
+}
+
+/* --- part queries -------------------------------------------------------- */
+
+bool
+mime_part_is(const struct mime_part *part, const char *type,
+	     const char *subtype)
+{
+	return g_mime_content_type_is_type(part->type, type, subtype);
+}
+
+const char *
+mime_part_param(const struct mime_part *part, const char *name)
+{
+	return g_mime_content_type_get_parameter(part->type, name);
+}
+
+bool
+mime_part_is_attachment(const struct mime_part *part)
+{
+	const char *value =
+	    mime_headers_get_last(part->headers, "Content-Disposition");
+	GMimeContentDisposition *d;
+	bool attachment;
+
+	if (value == NULL)
+		return false;
+	d = g_mime_content_disposition_parse(part->headers->options, value);
+	attachment = d != NULL && g_mime_content_disposition_is_attachment(d);
+	g_clear_object(&d);
+	return attachment;
+}
+
+/* Uuencoded data starts after a "begin " line; without one GMime's
+   decoder yields nothing.  Returns the start of the data or NULL. */
+static const char *
+uu_begin(const char *p, const char *end)
+{
+	while (p < end) {
+		const char *e = line_end(p, end);
+
+		if (e - p >= 6 && memcmp(p, "begin ", 6) == 0)
+			return e < end ? e + 1 : NULL;
+		p = after_line(e, end);
+	}
+	return NULL;
+}
+
+/* Undoes base64, quoted-printable or uuencode; returns a new buffer and
+   its length in *len_r, or NULL when the content is not encoded. */
+static char *
+decode_content(const struct mime_part *part, size_t *len_r)
+{
+	const char *in = part->content, *end = in + part->content_len;
+	GMimeEncoding state;
+	char *out;
+
+	if (part->encoding != GMIME_CONTENT_ENCODING_BASE64 &&
+	    part->encoding != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+	    part->encoding != GMIME_CONTENT_ENCODING_UUENCODE)
+		return NULL;
+	g_mime_encoding_init_decode(&state, part->encoding);
+	if (part->encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
+		if ((in = uu_begin(in, end)) == NULL) {
+			*len_r = 0;
+			return g_strdup("");
+		}
+		state.state |= GMIME_UUDECODE_STATE_BEGIN;
+	}
+	out = g_malloc(g_mime_encoding_outlen(&state, end - in) + 1);
+	*len_r = g_mime_encoding_flush(&state, in, end - in, out);
+	return out;
+}
+
+char *
+mime_part_text(const struct mime_part *part, size_t max)
+{
+	const char *data = part->content;
+	size_t len = part->content_len;
+	char *decoded, *text;
+
+	if (data == NULL)
+		return g_strdup("");
+	if ((decoded = decode_content(part, &len)) != NULL)
+		data = decoded;
+	text = charset_to_utf8(data, MIN(len, max),
+			       mime_part_param(part, "charset"));
+	g_free(decoded);
+	return text;
+}
