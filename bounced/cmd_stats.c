@@ -31,7 +31,11 @@ static const char stats_usage[] =
     "would_suppress (dry run), sender_alerts, notify_backlog (notifications\n"
     "not yet sent), notify_errors; per mailbox: lease_owner, the instance\n"
     "polling it now, and lease_until, when that lease expires (no owner:\n"
-    "when the rest after its last poll ends).\n"
+    "when the rest after its last poll ends).  How the polls went (a shop:\n"
+    "over its mailboxes): last_poll (when the last one ended) and\n"
+    "last_poll_result (ok or error), last_poll_recorded (messages it\n"
+    "recorded), last_success, consecutive_failures, polls, poll_errors,\n"
+    "last_error and last_error_at (the newest error, kept after a success).\n"
     "\n"
     "  --format prometheus  the Prometheus text format (metrics bounced_*)\n"
     "  --output FILE        write FILE atomically instead of standard output\n"
@@ -128,6 +132,53 @@ stats_metric(FILE *fp, const PGresult *res, const char *name, const char *type,
 				     PQgetvalue(res, r, col));
 }
 
+/* How each mailbox's polls went (poll_status.h). */
+static void
+stats_prometheus_polls(FILE *fp, const PGresult *res)
+{
+	int r;
+
+	stats_metric(fp, res, "bounced_mailbox_last_poll_timestamp_seconds",
+		     "gauge",
+		     "When the last poll of a mailbox ended (Unix time).",
+		     STATS_LAST_POLL, true);
+	stats_head(fp, "bounced_mailbox_last_poll_ok", "gauge",
+		   "1 if the last poll of a mailbox read it to the end and "
+		   "recorded and moved every message, else 0.");
+	for (r = 0; r < PQntuples(res); r++)
+		if (stats_is_mailbox(res, r) &&
+		    !PQgetisnull(res, r, STATS_LAST_POLL_RESULT))
+			stats_sample(
+			    fp, "bounced_mailbox_last_poll_ok", res, r, true,
+			    NULL, NULL,
+			    strcmp(PQgetvalue(res, r, STATS_LAST_POLL_RESULT),
+				   "ok") == 0
+				? "1"
+				: "0");
+	stats_metric(fp, res, "bounced_mailbox_last_poll_recorded", "gauge",
+		     "Messages the last poll of a mailbox recorded.",
+		     STATS_LAST_POLL_RECORDED, true);
+	stats_metric(fp, res, "bounced_mailbox_last_success_timestamp_seconds",
+		     "gauge",
+		     "When the last successful poll of a mailbox ended (Unix "
+		     "time).",
+		     STATS_LAST_SUCCESS, true);
+	stats_metric(fp, res, "bounced_mailbox_consecutive_poll_failures",
+		     "gauge",
+		     "Failed polls of a mailbox since its last successful one.",
+		     STATS_CONSECUTIVE_FAILURES, true);
+	stats_metric(fp, res, "bounced_mailbox_polls_total", "counter",
+		     "Poll cycles of a mailbox.", STATS_POLLS, true);
+	stats_metric(fp, res, "bounced_mailbox_poll_errors_total", "counter",
+		     "Failed poll cycles of a mailbox.", STATS_POLL_ERRORS,
+		     true);
+	stats_metric(fp, res, "bounced_mailbox_last_error_timestamp_seconds",
+		     "gauge",
+		     "When the newest poll error of a mailbox happened (Unix "
+		     "time).",
+		     STATS_LAST_ERROR_AT, true);
+}
+
 static void
 stats_prometheus(FILE *fp, const PGresult *res)
 {
@@ -174,6 +225,7 @@ stats_prometheus(FILE *fp, const PGresult *res)
 			    res, r, true, "owner",
 			    PQgetvalue(res, r, STATS_LEASE_OWNER),
 			    PQgetvalue(res, r, STATS_LEASE_UNTIL));
+	stats_prometheus_polls(fp, res);
 	stats_head(fp, "bounced_shop_failures_total", "counter",
 		   "Failed recipients and complaints attributed to a shop, "
 		   "by reason.");

@@ -27,6 +27,11 @@ struct raw_msg {
 	bool too_large;  /* over max_size: record as unparseable, unfetched */
 	gint64 uidvalidity; /* IMAP cursor of this message; 0 otherwise */
 	gint64 uid;
+	/* Non-NULL: the message is already recorded, with this kind ("dsn",
+	   "none", ...): an earlier ack failed after its COMMIT (or the
+	   folder's UIDVALIDITY changed).  Do not record it again; only ack
+	   it.  data may be NULL. */
+	const char *recorded_kind;
 };
 
 /* Where an acked message goes (the mailbox's folders, per its action). */
@@ -48,6 +53,10 @@ struct fetch_params {
 	   Returns 0 or -1 and *error_r.  Used by pop3 to skip seen UIDLs. */
 	int (*recorded)(void *arg, const char *const *keys, guint n,
 			GHashTable *recorded_r, char **error_r);
+	/* The same for the SHA-256s (lowercase hex) of message bytes: used
+	   by imap when keys cannot tell (a changed UIDVALIDITY). */
+	int (*recorded_shas)(void *arg, const char *const *shas, guint n,
+			     GHashTable *recorded_r, char **error_r);
 	void *recorded_arg;
 };
 
@@ -63,14 +72,52 @@ struct fetch_ops {
 	   -1 and *error_r when the mailbox failed (stop polling it). */
 	int (*next)(struct fetch *f, struct raw_msg *msg_r, char **error_r);
 	/* Moves, flags or deletes msg (lent by the last next()) per the
-	   mailbox's action.  Returns 0, or -1 and *error_r. */
+	   mailbox's action, or queues that for flush().  Returns 0, or -1
+	   and *error_r. */
 	int (*ack)(struct fetch *f, const struct raw_msg *msg,
 		   enum fetch_dest dest, char **error_r);
+	/* Carries out the queued acks (NULL: ack() never queues).  Returns
+	   the number of messages that could not be acked (they stay on the
+	   server, to be found again as already recorded), with *error_r
+	   when not 0. */
+	unsigned (*flush)(struct fetch *f, char **error_r);
 	/* Logs out and frees *f; sets it to NULL.  NULL is a no-op. */
 	void (*close)(struct fetch **f);
 };
 
 extern const struct fetch_ops fetch_imap_ops;
+
+/* --- IDLE (RFC 2177) on an IMAP folder, between polls ---
+   A watch is a second IMAP connection, logged in with the folder
+   selected and waiting in IDLE; the daemon polls its descriptor while it
+   sleeps and polls the mailbox when the server reports new mail.  The
+   watch never fetches or changes anything. */
+struct fetch_idle;
+
+/* Connects as open() does (params: mbox, password) and enters IDLE.
+   Returns 1 and *w_r, 0 when the server does not offer IDLE (*w_r NULL:
+   poll on the interval), or -1 and *error_r. */
+int fetch_idle_open(const struct fetch_params *params, struct fetch_idle **w_r,
+		    char **error_r);
+
+/* The descriptor to wait on for reading, and whether bytes are already
+   buffered (then do not wait: call fetch_idle_check() at once). */
+int fetch_idle_fd(const struct fetch_idle *w);
+bool fetch_idle_pending(const struct fetch_idle *w);
+
+/* Monotonic seconds when the current IDLE began. */
+gint64 fetch_idle_since(const struct fetch_idle *w);
+
+/* Ends the current IDLE (DONE), reads what the server said and enters
+   IDLE again; call it when the descriptor is readable and to renew an
+   IDLE before the server's limit (RFC 2177: at most 29 minutes).
+   Returns 1 if the server reported messages (EXISTS), 0 if not, or -1
+   and *error_r (the watch is broken: close it). */
+int fetch_idle_check(struct fetch_idle *w, char **error_r);
+
+/* Logs out (when the connection is fine) and frees *w; sets it to NULL.
+   NULL is a no-op. */
+void fetch_idle_close(struct fetch_idle **w);
 extern const struct fetch_ops fetch_maildir_ops;
 extern const struct fetch_ops fetch_pop3_ops;
 

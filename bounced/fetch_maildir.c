@@ -273,5 +273,5 @@ maildir_close(struct fetch **fp)
 }
 
 const struct fetch_ops fetch_maildir_ops = {
-    "maildir", maildir_open, maildir_next, maildir_ack, maildir_close,
+    "maildir", maildir_open, maildir_next, maildir_ack, NULL, maildir_close,
 };

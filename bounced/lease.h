@@ -17,7 +17,8 @@
 
 #include "db/db.h"
 
-#define LEASE_DEFAULT_SECONDS 120
+/* The length of a lease is the mailbox's lease_seconds (bounced.conf,
+   default CONFIG_DEFAULT_LEASE) unless bounced --lease overrides it. */
 
 struct lease {
 	struct db *db;          /* borrowed */

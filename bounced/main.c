@@ -6,17 +6,32 @@
  * database or a schema this build does not know ends the program with
  * one clear line.  Then every mailbox is polled on its own schedule
  * (poll_interval with +-10% jitter); a failing mailbox backs off
- * exponentially (up to an hour) while the others go on.  A mailbox is
- * polled only under its lease (lease.h), so several bounced may share
- * one database; one leased by another instance is simply skipped until
- * its next turn.  SIGTERM/SIGINT
- * finish the current message and exit; SIGHUP reloads the configuration
- * and keeps the old one if the new one is invalid.
+ * exponentially (from a minute up to an hour) while the others go on.  A
+ * mailbox is polled only under its lease (lease.h), so several bounced
+ * may share one database; one leased by another instance is simply
+ * skipped until its next turn.
+ * SIGTERM/SIGINT finish the current message and exit; SIGHUP reloads the
+ * configuration and keeps the old one if the new one is invalid.
+ *
+ * IDLE (RFC 2177): after this instance polled an IMAP mailbox whose
+ * server offers IDLE (and idle = true), it keeps a second connection to
+ * the folder waiting in IDLE.  The loop sleeps in poll(2) on those
+ * connections instead of a plain sleep, so a signal still interrupts it
+ * and one process watches any number of mailboxes without threads: when
+ * a server reports EXISTS the mailbox is simply made due now, and the
+ * ordinary poll (lease, fetch, record, ack) runs in turn with the others,
+ * so no mailbox starves another.  An IDLE is renewed (DONE, IDLE) after
+ * the mailbox's poll interval and at least every 29 minutes; the
+ * interval polls go on as a safety net.  A watch that breaks is dropped
+ * and the mailbox polled at once (a failing server then backs off as
+ * usual); it is opened again after the next good poll.  A mailbox that
+ * another instance polls, or that fails, is not watched.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +50,7 @@
 #define MAIN_DEFAULT_CONFIG SYSCONFDIR "/bounced.conf"
 #define MAIN_BACKOFF_MIN    60 /* seconds after the first failure */
 #define MAIN_BACKOFF_MAX    3600
+#define MAIN_IDLE_MAX       (29 * 60) /* RFC 2177: renew IDLE by then */
 
 /* Exit statuses, as documented in --help. */
 #define EXIT_OK      0
@@ -51,12 +67,15 @@ struct main_sched {
 	const struct bounced_mailbox *mbox;
 	gint64 due; /* monotonic seconds */
 	unsigned failures;
+	struct fetch_idle *idle; /* IDLE watch, or NULL */
+	bool no_idle;            /* the server does not offer IDLE */
+	bool wake; /* due because of IDLE news: poll even while resting */
 };
 
 struct main_state {
 	const char *file;
 	bool once, foreground, verbose;
-	int lease_seconds;
+	int lease_seconds; /* --lease; 0: each mailbox's lease_seconds */
 	char *instance; /* "HOST:PID", set after daemon() */
 	struct bounced_config *cfg;
 	struct poll_ctx ctx;
@@ -77,7 +96,8 @@ static const char main_usage[] =
     "  -c, --config FILE  the configuration (default " MAIN_DEFAULT_CONFIG ")\n"
     "  -f, --foreground   do not detach (systemd, debugging)\n"
     "      --once         poll every mailbox once and exit (for cron)\n"
-    "      --lease SECONDS  how long a mailbox lease lasts (default 120):\n"
+    "      --lease SECONDS  how long a mailbox lease lasts, overriding\n"
+    "                     lease_seconds of the configuration (default 120):\n"
     "                     several bounced may share one database; a\n"
     "                     mailbox is polled by one of them at a time, and\n"
     "                     the mailboxes of an instance that died are taken\n"
@@ -90,6 +110,8 @@ static const char main_usage[] =
     "reached always go to stderr.\n"
     "Signals: TERM/INT finish the current message and exit; HUP reloads the\n"
     "configuration (an invalid one is reported and the old one kept).\n"
+    "Between polls, IMAP mailboxes whose server offers IDLE are watched\n"
+    "and polled as soon as new mail arrives (idle = false: interval only).\n"
     "\n"
     "Exit status:\n"
     "  0  success (--once: every mailbox polled, every message recorded;\n"
@@ -153,7 +175,8 @@ main_sched_build(const struct bounced_config *cfg, GArray *old)
 	for (i = 0; i < cfg->n_shops; i++)
 		for (j = 0; j < cfg->shops[i].n_mailboxes; j++) {
 			struct main_sched e = {
-			    &cfg->shops[i], &cfg->shops[i].mailboxes[j], 0, 0};
+			    .shop = &cfg->shops[i],
+			    .mbox = &cfg->shops[i].mailboxes[j]};
 
 			/* spread the first polls over a few seconds */
 			e.due = main_now() + g_random_int_range(0, 3);
@@ -164,12 +187,90 @@ main_sched_build(const struct bounced_config *cfg, GArray *old)
 				if (strcmp(o->shop->id, e.shop->id) == 0 &&
 				    strcmp(o->mbox->name, e.mbox->name) == 0) {
 					e.due = o->due;
+					e.wake = o->wake;
 					e.failures = o->failures;
 				}
 			}
 			g_array_append_val(a, e);
 		}
 	return a;
+}
+
+/* After a good poll in the loop: watch e with IDLE if it can be. */
+static void
+main_idle_start(struct main_sched *e)
+{
+	char *error = NULL;
+	int r;
+
+	if (e->idle != NULL || e->no_idle || e->mbox->protocol != CONFIG_IMAP ||
+	    !e->mbox->idle)
+		return;
+	r = poll_idle_open(e->mbox, &e->idle, &error);
+	if (r > 0)
+		log_info("%s/%s: watching the folder with IDLE between polls",
+			 e->shop->id, e->mbox->name);
+	else if (r == 0) {
+		e->no_idle = true;
+		log_info("%s/%s: the server does not offer IDLE: polling "
+			 "every %d s",
+			 e->shop->id, e->mbox->name, e->mbox->poll_interval);
+	} else {
+		log_warnx("%s/%s: IDLE: %s; polling every %d s", e->shop->id,
+			  e->mbox->name, error, e->mbox->poll_interval);
+		g_free(error);
+	}
+}
+
+/* e's IDLE watch is readable or due for renewal: reads what the server
+   said; new mail makes e due now, a broken watch is dropped and e polled
+   now (so a server that went away is noticed and backed off). */
+static void
+main_idle_news(struct main_sched *e)
+{
+	char *error = NULL;
+	int r = fetch_idle_check(e->idle, &error);
+
+	if (r < 0) {
+		log_warnx("%s/%s: IDLE: %s; polling now", e->shop->id,
+			  e->mbox->name, error);
+		g_free(error);
+		fetch_idle_close(&e->idle);
+		e->due = main_now();
+	} else if (r > 0) {
+		log_debug("%s/%s: new mail (IDLE): polling now", e->shop->id,
+			  e->mbox->name);
+		e->due = MIN(e->due, main_now());
+		e->wake = true;
+	}
+}
+
+/* When e's IDLE must be renewed: after its poll interval, and at the
+   latest after 29 minutes (RFC 2177). */
+static gint64
+main_idle_renew_at(const struct main_sched *e)
+{
+	return fetch_idle_since(e->idle) +
+	       MIN(e->mbox->poll_interval, MAIN_IDLE_MAX);
+}
+
+/* Closes every IDLE watch; with poll_now, their mailboxes are due now
+   (a reload: the watches are opened again by those polls). */
+static void
+main_idle_close_all(GArray *sched, bool poll_now)
+{
+	guint i;
+
+	for (i = 0; sched != NULL && i < sched->len; i++) {
+		struct main_sched *e =
+		    &g_array_index(sched, struct main_sched, i);
+
+		if (e->idle != NULL && poll_now) {
+			e->due = main_now();
+			e->wake = true;
+		}
+		fetch_idle_close(&e->idle);
+	}
 }
 
 /* Polls e once and schedules its next poll. */
@@ -180,16 +281,25 @@ main_poll_one(struct main_state *ms, struct main_sched *e)
 	gint64 delay;
 	int r;
 
+	ms->ctx.wake = e->wake;
+	e->wake = false;
 	r = poll_mailbox(&ms->ctx, e->shop, e->mbox, &st);
+	ms->ctx.wake = false;
 	if (r == 0 && st.busy) {
 		/* another instance has it: look again when its lease could
 		   have expired (it may have died), at the latest next turn */
-		e->due = main_now() + main_jitter(MIN(e->mbox->poll_interval,
-						      ms->lease_seconds));
+		gint64 lease = poll_lease_seconds(&ms->ctx, e->mbox);
+
+		e->due = main_now() +
+			 main_jitter(MIN(e->mbox->poll_interval, lease));
+		fetch_idle_close(&e->idle); /* the other instance watches */
 		return true;
 	}
 	if (r < 0) {
 		e->failures++;
+		fetch_idle_close(&e->idle);
+		/* never sooner than a minute: a wrong password retried
+		   fast can get the shop's address banned by its host */
 		delay = MAIN_BACKOFF_MIN << MIN(e->failures - 1, 6);
 		delay =
 		    MAX(MIN(delay, MAIN_BACKOFF_MAX), e->mbox->poll_interval);
@@ -205,6 +315,8 @@ main_poll_one(struct main_state *ms, struct main_sched *e)
 				 e->failures == 1 ? "" : "s");
 		e->failures = 0;
 		delay = e->mbox->poll_interval;
+		if (!ms->once)
+			main_idle_start(e);
 	}
 	e->due = main_now() + main_jitter(delay);
 	return r == 0 && st.failed == 0;
@@ -241,6 +353,8 @@ main_do_reload(struct main_state *ms)
 		config_free(&cfg);
 		return;
 	}
+	/* the watches borrow the old configuration */
+	main_idle_close_all(ms->sched, true);
 	sched = main_sched_build(cfg, ms->sched);
 	g_array_free(ms->sched, TRUE);
 	ms->sched = sched;
@@ -254,18 +368,46 @@ main_do_reload(struct main_state *ms)
 		 sched->len, sched->len == 1 ? "" : "es");
 }
 
-/* Sleeps until mono time until, a signal, or at most a minute. */
+/* Sleeps until mono time until, a signal, at most a minute, or news on
+   an IDLE watch (main_idle_news()); renews the IDLEs that are due. */
 static void
-main_sleep(gint64 until)
+main_sleep(struct main_state *ms, gint64 until)
 {
+	GArray *fds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
+	GPtrArray *who = g_ptr_array_new();
 	gint64 now = main_now();
-	struct timespec ts;
+	guint i;
+	int n;
 
-	if (until <= now)
-		return;
-	ts.tv_sec = (time_t)MIN(until - now, 60);
-	ts.tv_nsec = 0;
-	nanosleep(&ts, NULL); /* EINTR on a signal: the caller looks */
+	for (i = 0; i < ms->sched->len; i++) {
+		struct main_sched *e =
+		    &g_array_index(ms->sched, struct main_sched, i);
+		struct pollfd pfd = {.events = POLLIN};
+
+		if (e->idle != NULL && main_idle_renew_at(e) <= now)
+			main_idle_news(e); /* renews, or drops a broken one */
+		if (e->idle == NULL)
+			continue;
+		if (fetch_idle_pending(e->idle))
+			until = now; /* already buffered: look at once */
+		until = MIN(until, main_idle_renew_at(e));
+		pfd.fd = fetch_idle_fd(e->idle);
+		g_array_append_val(fds, pfd);
+		g_ptr_array_add(who, e);
+	}
+	n = poll((struct pollfd *)(void *)fds->data, fds->len,
+		 until <= now ? 0 : (int)MIN(until - now, 60) * 1000);
+	/* n < 0: EINTR on a signal; the caller looks */
+	for (i = 0; n >= 0 && i < fds->len; i++) {
+		struct main_sched *e = g_ptr_array_index(who, i);
+
+		if ((g_array_index(fds, struct pollfd, i).revents != 0 ||
+		     fetch_idle_pending(e->idle)) &&
+		    !main_stop)
+			main_idle_news(e);
+	}
+	g_ptr_array_free(who, TRUE);
+	g_array_free(fds, TRUE);
 }
 
 /* The scheduled loop, until SIGTERM. */
@@ -298,8 +440,9 @@ main_loop(struct main_state *ms)
 		if (!main_stop)
 			next = MIN(next, notify_tick(&ms->notify, polled));
 		if (!main_stop && !main_reload)
-			main_sleep(next);
+			main_sleep(ms, next);
 	}
+	main_idle_close_all(ms->sched, false);
 	log_info("stopping on signal");
 	return EXIT_OK;
 }
@@ -437,7 +580,6 @@ main(int argc, char **argv)
 	int c, ret;
 
 	ms.file = MAIN_DEFAULT_CONFIG;
-	ms.lease_seconds = LEASE_DEFAULT_SECONDS;
 	while ((c = getopt_long(argc, argv, "c:ftvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

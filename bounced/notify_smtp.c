@@ -18,7 +18,10 @@
 #include "bounced/fetch.h"
 #include "bounced/notify.h"
 
-/* The relay password from its file (first line) or variable. */
+/* The relay password from its file (first line) or the variable
+   password_env names, as the mailboxes' (poll.c).  Returns it (the
+   caller wipes and g_frees it) or NULL and *error_r, which never holds
+   the password. */
 static char *
 smtp_password(const struct config_smtp *r, char **error_r)
 {
@@ -42,7 +45,24 @@ smtp_password(const struct config_smtp *r, char **error_r)
 		return NULL;
 	}
 	pw[strcspn(pw, "\r\n")] = '\0';
+	if (*pw == '\0') {
+		*error_r = g_strdup_printf("smtp password_file %s: the first "
+					   "line is empty",
+					   r->password_file);
+		g_free(pw);
+		return NULL;
+	}
 	return pw;
+}
+
+/* Wipes and frees the password; NULL is a no-op. */
+static void
+smtp_password_free(char *pw)
+{
+	if (pw == NULL)
+		return;
+	memset(pw, 0, strlen(pw));
+	g_free(pw);
 }
 
 static void
@@ -113,29 +133,27 @@ smtp_open(mailsmtp *s, const struct config_smtp *r, char **error_r)
 	return 0;
 }
 
-/* AUTH PLAIN (preferred) or LOGIN. */
+/* AUTH as r->user with pw (NULL: no AUTH): PLAIN when the relay offers
+   it, else LOGIN (tests/notify_auth.sh proves both).  Runs only on a
+   verified TLS connection or an allowed clear-text one (smtp_open). */
 static int
-smtp_auth(mailsmtp *s, const struct config_smtp *r, char **error_r)
+smtp_auth(mailsmtp *s, const struct config_smtp *r, const char *pw,
+	  char **error_r)
 {
 	const char *mech = (s->auth & MAILSMTP_AUTH_PLAIN)   ? "PLAIN"
 			   : (s->auth & MAILSMTP_AUTH_LOGIN) ? "LOGIN"
 							     : NULL;
-	char *pw;
 	int rc;
 
-	if (r->user == NULL)
+	if (pw == NULL)
 		return 0;
 	if (mech == NULL) {
 		*error_r = g_strdup("AUTH: the relay offers neither PLAIN nor "
 				    "LOGIN");
 		return -1;
 	}
-	if ((pw = smtp_password(r, error_r)) == NULL)
-		return -1;
 	rc = mailesmtp_auth_sasl(s, mech, r->host, NULL, NULL, r->user, r->user,
 				 pw, NULL);
-	memset(pw, 0, strlen(pw));
-	g_free(pw);
 	if (rc != MAILSMTP_NO_ERROR) {
 		char *e = smtp_reply(s, "AUTH", rc);
 
@@ -213,14 +231,20 @@ notify_smtp_send(const struct config_smtp *relay, const char *env_from,
 		 char **warning_r, char **error_r)
 {
 	enum notify_smtp_result res = NOTIFY_SMTP_TEMP;
-	mailsmtp *s = mailsmtp_new(0, NULL);
+	char *pw = NULL;
+	mailsmtp *s;
 
 	*warning_r = NULL;
+	/* no password, no connection: the relay never sees a half login */
+	if (relay->user != NULL && (pw = smtp_password(relay, error_r)) == NULL)
+		return NOTIFY_SMTP_TEMP;
+	s = mailsmtp_new(0, NULL);
 	mailsmtp_set_timeout(s, relay->timeout);
 	if (smtp_open(s, relay, error_r) == 0 &&
-	    smtp_auth(s, relay, error_r) == 0)
+	    smtp_auth(s, relay, pw, error_r) == 0)
 		res = smtp_transaction(s, env_from, rcpts, data, len, warning_r,
 				       error_r);
+	smtp_password_free(pw);
 	if (s->stream != NULL)
 		mailsmtp_quit(s);
 	mailsmtp_free(s);

@@ -5,8 +5,10 @@
  * bounce_parse() turns them into a report, store_record() writes the
  * message, its results, the rule's changes, the outbox and the cursor in
  * one transaction, and only after COMMIT the fetcher acks the message
- * (moves or flags it).  Nothing here logs a password or message text:
- * messages are named by "SHOP/MAILBOX: KEY".
+ * (moves or flags it).  A message the fetcher lends as already recorded
+ * (its ack failed after an earlier COMMIT, or it came back under a new
+ * UIDVALIDITY) is only acked.  Nothing here logs a password or message
+ * text: messages are named by "SHOP/MAILBOX: KEY".
  */
 #include "config.h"
 
@@ -18,6 +20,7 @@
 #include "bounced/log.h"
 #include "bounced/poll.h"
 #include "db/mailbox.h"
+#include "db/poll_status.h"
 #include "db/query.h"
 
 /* The state of one cycle. */
@@ -107,6 +110,39 @@ poll_dest(const struct bounce_report *report)
 	}
 }
 
+/* Acks raw, which is already recorded with raw->recorded_kind, and moves
+   the IMAP cursor past it (a no-op unless the UIDVALIDITY changed).
+   Returns as poll_message(). */
+static int
+poll_reack(struct poll_run *run, const struct raw_msg *raw)
+{
+	struct poll_ctx *ctx = run->ctx;
+	char *error = NULL;
+
+	run->st->duplicates++;
+	if (raw->uid > 0 && !run->hold_cursor &&
+	    mailbox_cursor_set(ctx->db, run->shop->id, run->mbox->name,
+			       raw->uidvalidity, raw->uid, &error) < 0) {
+		log_warnx("%s: %s: already recorded, cursor not advanced, "
+			  "left on the server: %s",
+			  run->name, raw->key, error);
+		g_free(error);
+		run->st->failed++;
+		run->hold_cursor = true;
+		return PQstatus(db_conn(ctx->db)) == CONNECTION_OK ? 0 : -1;
+	}
+	if (run->ops->ack(run->f, raw, fetch_dest_of_kind(raw->recorded_kind),
+			  &error) < 0) {
+		log_warnx("%s: %s: already recorded, still not moved: %s",
+			  run->name, raw->key, error);
+		g_free(error);
+		run->st->failed++;
+		return -1;
+	}
+	log_debug("%s: %s: already recorded; acked now", run->name, raw->key);
+	return 0;
+}
+
 /* Records raw and acks it.  Returns 0 (even if this message failed), or
    -1 when the mailbox cannot go on (database or server connection). */
 static int
@@ -124,6 +160,8 @@ poll_message(struct poll_run *run, const struct raw_msg *raw)
 	char *error = NULL;
 	int ret = 0;
 
+	if (raw->recorded_kind != NULL)
+		return poll_reack(run, raw);
 	report = raw->too_large
 		     ? bounce_too_large(raw->size, ctx->opts.max_size)
 		     : bounce_parse(raw->data, raw->len, &ctx->opts);
@@ -159,6 +197,24 @@ out:
 	store_outcome_clear(&out);
 	report_free(&report);
 	return ret;
+}
+
+/* Carries out the acks the fetcher queued (all after their COMMIT).
+   Returns 0, or -1 (logged) when some could not be done: they are found
+   again at the next poll as already recorded. */
+static int
+poll_flush(struct poll_run *run)
+{
+	char *error = NULL;
+	unsigned n;
+
+	if (run->f == NULL || run->ops->flush == NULL ||
+	    (n = run->ops->flush(run->f, &error)) == 0)
+		return 0;
+	log_warnx("%s: %s", run->name, error);
+	g_free(error);
+	run->st->failed += n;
+	return -1;
 }
 
 /* Reads the cursor; libpq notices a lost connection only when it is
@@ -198,20 +254,30 @@ poll_recorded(void *arg, const char *const *keys, guint n,
 				     error_r);
 }
 
+/* fetch_params.recorded_shas: the same by message bytes. */
+static int
+poll_recorded_shas(void *arg, const char *const *shas, guint n,
+		   GHashTable *recorded_r, char **error_r)
+{
+	struct poll_run *run = arg;
+
+	return mailbox_shas_recorded(run->ctx->db, run->shop->id,
+				     run->mbox->name, shas, n, recorded_r,
+				     error_r);
+}
+
 /* Connects to the database (again) and reads the mailbox's cursor, the
    password, and opens the mailbox. */
 static int
 poll_open(struct poll_run *run, char **error_r)
 {
-	struct fetch_params p = {run->mbox,
-				 NULL,
-				 run->ctx->opts.max_size != 0
-				     ? run->ctx->opts.max_size
-				     : BOUNCE_DEFAULT_MAX_SIZE,
-				 0,
-				 0,
-				 poll_recorded,
-				 run};
+	struct fetch_params p = {
+	    .mbox = run->mbox,
+	    .max_size = run->ctx->opts.max_size != 0 ? run->ctx->opts.max_size
+						     : BOUNCE_DEFAULT_MAX_SIZE,
+	    .recorded = poll_recorded,
+	    .recorded_shas = poll_recorded_shas,
+	    .recorded_arg = run};
 	char *password = NULL;
 	int ret;
 
@@ -238,9 +304,11 @@ poll_lease(struct poll_run *run, char **error_r)
 	int r;
 
 	r = lease_take(&run->lease, run->ctx->db, run->ctx->instance,
-		       run->ctx->lease_seconds, run->shop->id, run->mbox->name,
+		       poll_lease_seconds(run->ctx, run->mbox), run->shop->id,
+		       run->mbox->name,
 		       poll_protocols[run->mbox->protocol],
-		       !run->ctx->lease_rest, &previous, error_r);
+		       !run->ctx->lease_rest || run->ctx->wake, &previous,
+		       error_r);
 	if (r == 0) {
 		log_debug("%s: leased by %s: not polled by %s", run->name,
 			  previous, run->ctx->instance);
@@ -262,7 +330,8 @@ poll_lease_keep(struct poll_run *run, char **error_r)
 		*error_r = g_strdup_printf("the lease expired and another "
 					   "instance took the mailbox: "
 					   "stopping (lease %d s too short?)",
-					   run->ctx->lease_seconds);
+					   poll_lease_seconds(run->ctx,
+							      run->mbox));
 	return r == 1;
 }
 
@@ -280,6 +349,50 @@ poll_lease_release(struct poll_run *run)
 			  "%s",
 			  run->name, error);
 		g_free(error);
+	}
+}
+
+int
+poll_lease_seconds(const struct poll_ctx *ctx, const struct bounced_mailbox *m)
+{
+	return ctx->lease_seconds > 0 ? ctx->lease_seconds : m->lease_seconds;
+}
+
+int
+poll_idle_open(const struct bounced_mailbox *m, struct fetch_idle **w_r,
+	       char **error_r)
+{
+	struct fetch_params p = {.mbox = m};
+	char *password;
+	int ret;
+
+	*w_r = NULL;
+	if (m->protocol != CONFIG_IMAP || !m->idle)
+		return 0;
+	if ((password = poll_password(m, error_r)) == NULL)
+		return -1;
+	p.password = password;
+	ret = fetch_idle_open(&p, w_r, error_r);
+	memset(password, 0, strlen(password));
+	g_free(password);
+	return ret;
+}
+
+/* Records how the cycle went, for bouncectl stats (db/poll_status.h).
+   error never holds a password (fetch errors name servers, not
+   secrets). */
+static void
+poll_status(struct poll_run *run, int ret, const char *error)
+{
+	char *e = NULL;
+
+	if (error == NULL && ret < 0)
+		error = "the poll cycle was aborted (see the log)";
+	if (poll_status_record(run->ctx->db, run->shop->id, run->mbox->name,
+			       error, run->st->recorded, run->st->failed,
+			       &e) < 0) {
+		log_warnx("%s: poll status not recorded: %s", run->name, e);
+		g_free(e);
 	}
 }
 
@@ -330,12 +443,16 @@ poll_mailbox(struct poll_ctx *ctx, const struct bounced_shop *s,
 out:
 	if (error != NULL)
 		log_warnx("%s: %s", name, error);
+	if (run.ops != NULL && poll_flush(&run) < 0)
+		ret = -1;
 	if (st->seen > 0)
 		log_info("%s: %u message%s: %u recorded, %u already recorded, "
 			 "%u failed%s",
 			 name, st->seen, st->seen == 1 ? "" : "s", st->recorded,
 			 st->duplicates, st->failed,
 			 ret < 0 ? "; mailbox cycle aborted" : "");
+	if (run.ops != NULL) /* leased and tried: record how it went */
+		poll_status(&run, ret, error);
 	run.ops != NULL ? run.ops->close(&run.f) : (void)0;
 	poll_lease_release(&run);
 	g_free(error);

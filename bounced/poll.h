@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "bounced/fetch.h"
 #include "config/config.h"
 #include "db/db.h"
 #include "db/store.h"
@@ -27,8 +28,10 @@ struct poll_ctx {
 	struct bounce_options opts;  /* max_size, headers from the config */
 	volatile sig_atomic_t *stop; /* set: finish the current message */
 	const char *instance;        /* lease owner, "HOST:PID" */
-	int lease_seconds;           /* lease length (lease.h) */
+	int lease_seconds; /* lease length (lease.h); 0: each mailbox's */
 	bool lease_rest; /* after a poll, others wait half its interval */
+	bool wake;       /* this poll was asked for (IDLE news, reload):
+			    take the lease even while it rests */
 };
 
 /* What one cycle did. */
@@ -46,6 +49,18 @@ struct poll_stats {
    (logged as "SHOP/MAILBOX: what went wrong"). */
 int poll_mailbox(struct poll_ctx *ctx, const struct bounced_shop *s,
 		 const struct bounced_mailbox *m, struct poll_stats *st);
+
+/* The lease length for mailbox m: bounced --lease if given, else the
+   mailbox's lease_seconds (bounced.conf). */
+int poll_lease_seconds(const struct poll_ctx *ctx,
+		       const struct bounced_mailbox *m);
+
+/* Opens an IDLE watch (fetch.h) on m when m is an IMAP mailbox with
+   idle = true.  Returns 1 and *w_r, 0 when there is nothing to watch
+   (not IMAP, idle = false, or the server does not offer IDLE), or -1 and
+   *error_r. */
+int poll_idle_open(const struct bounced_mailbox *m, struct fetch_idle **w_r,
+		   char **error_r);
 
 /* Copies the shops of cfg into the database (as 'bouncectl db migrate'
    does) and makes the store forget its cached shops.  Returns 0, or -1

@@ -23,7 +23,8 @@ struct cfg_ctx {
 	char *error;
 	/* defaults, inherited by shops and mailboxes */
 	int strike_limit, grace_days, stale_days, poll_interval, batch_size;
-	bool dry_run;
+	int lease_seconds;
+	bool dry_run, idle;
 	char **fatal_reasons;
 	enum config_action action;
 	const struct config_notify *notice; /* the global notifier group */
@@ -725,11 +726,15 @@ cfg_mailbox(struct cfg_ctx *c, const config_setting_t *g, const char *p,
 					    "action",
 					    "poll_interval",
 					    "batch_size",
+					    "lease_seconds",
+					    "idle",
 					    NULL};
 	int proto = CONFIG_IMAP, tls = CONFIG_TLS_IMPLICIT, action = c->action;
 
 	m->poll_interval = c->poll_interval;
 	m->batch_size = c->batch_size;
+	m->lease_seconds = c->lease_seconds;
+	m->idle = c->idle;
 	if (!config_setting_is_group(g)) {
 		cfg_error(c, g, p, "must be a group { name = ...; ... }");
 		return -1;
@@ -750,7 +755,10 @@ cfg_mailbox(struct cfg_ctx *c, const config_setting_t *g, const char *p,
 	    cfg_enum(c, g, p, "action", cfg_actions, &action) < 0 ||
 	    cfg_intv(c, g, p, "poll_interval", 10, 86400, &m->poll_interval) <
 		0 ||
-	    cfg_intv(c, g, p, "batch_size", 1, 10000, &m->batch_size) < 0)
+	    cfg_intv(c, g, p, "batch_size", 1, 10000, &m->batch_size) < 0 ||
+	    cfg_intv(c, g, p, "lease_seconds", 1, CONFIG_LEASE_MAX,
+		     &m->lease_seconds) < 0 ||
+	    cfg_bool(c, g, p, "idle", &m->idle) < 0)
 		return -1;
 	m->protocol = proto;
 	m->tls = tls;
@@ -895,7 +903,8 @@ cfg_defaults(struct cfg_ctx *c, const config_setting_t *root,
 	static const char *const known[] = {
 	    "strike_limit",  "grace_days",    "stale_days",       "dry_run",
 	    "fatal_reasons", "poll_interval", "batch_size",       "action",
-	    "order_header",  "type_header",   "max_message_size", NULL};
+	    "order_header",  "type_header",   "max_message_size",
+	    "lease_seconds", "idle",          NULL};
 	config_setting_t *g = config_setting_get_member(root, "defaults");
 	int action = c->action;
 	const char *p = "defaults";
@@ -915,6 +924,9 @@ cfg_defaults(struct cfg_ctx *c, const config_setting_t *root,
 	    cfg_intv(c, g, p, "poll_interval", 10, 86400, &c->poll_interval) <
 		0 ||
 	    cfg_intv(c, g, p, "batch_size", 1, 10000, &c->batch_size) < 0 ||
+	    cfg_intv(c, g, p, "lease_seconds", 1, CONFIG_LEASE_MAX,
+		     &c->lease_seconds) < 0 ||
+	    cfg_bool(c, g, p, "idle", &c->idle) < 0 ||
 	    cfg_enum(c, g, p, "action", cfg_actions, &action) < 0 ||
 	    cfg_string(c, g, p, "order_header", false, &cfg->order_header) <
 		0 ||
@@ -1013,6 +1025,8 @@ cfg_load(config_t *lc, bool ok, const char *file, config_reason_fn reason,
 	c.stale_days = 30;
 	c.poll_interval = CONFIG_DEFAULT_POLL;
 	c.batch_size = 100;
+	c.lease_seconds = CONFIG_DEFAULT_LEASE;
+	c.idle = true;
 	c.action = CONFIG_ACTION_MOVE;
 	c.fatal_reasons = g_strsplit("userunknown,hostunknown,hasmoved,"
 				     "notaccept,feedback",

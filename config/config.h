@@ -14,7 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONFIG_DEFAULT_POLL 300
+#define CONFIG_DEFAULT_POLL  300
+#define CONFIG_DEFAULT_LEASE 120 /* seconds; bounced --lease overrides */
+#define CONFIG_LEASE_MAX     86400
 
 enum config_protocol { CONFIG_IMAP, CONFIG_POP3, CONFIG_MAILDIR };
 enum config_tls { CONFIG_TLS_IMPLICIT, CONFIG_TLS_STARTTLS, CONFIG_TLS_NONE };
@@ -43,6 +45,8 @@ struct bounced_mailbox {
 	enum config_action action;
 	int poll_interval; /* seconds */
 	int batch_size;    /* messages per fetch */
+	int lease_seconds; /* how long this mailbox's lease lasts */
+	bool idle;         /* imap: wait in IDLE between polls if offered */
 };
 
 /* --- notifier (issue 5) --- */

@@ -34,10 +34,13 @@ mailbox_cursor_get(struct db *db, const char *shop_id, const char *mailbox_id,
 
 #define MAILBOX_KEYS_CHUNK 5000 /* keys per query */
 
-int
-mailbox_keys_recorded(struct db *db, const char *shop_id,
-		      const char *mailbox_id, const char *const *keys, guint n,
-		      GHashTable *recorded_r, char **error_r)
+/* Runs the statement sql (name) over keys in chunks: $1 shop, $2 mailbox,
+   $3 the chunk joined by newlines; adds column 0 -> kind (column 1). */
+static int
+mailbox_recorded(struct db *db, const char *name, const char *sql,
+		 const char *shop_id, const char *mailbox_id,
+		 const char *const *keys, guint n, GHashTable *recorded_r,
+		 char **error_r)
 {
 	GString *list = g_string_new(NULL);
 	guint i, j;
@@ -55,12 +58,8 @@ mailbox_keys_recorded(struct db *db, const char *shop_id,
 			g_string_append(list, keys[j]);
 		}
 		params[2] = list->str;
-		res = db_query(db, "mailbox_keys_recorded",
-			       "SELECT msg_key, kind FROM messages WHERE "
-			       "shop_id = $1 AND mailbox_id = $2 AND msg_key = "
-			       "ANY (string_to_array($3, E'\\n'))",
-			       3, params, error_r);
-		if (res == NULL) {
+		if ((res = db_query(db, name, sql, 3, params, error_r)) ==
+		    NULL) {
 			ret = -1;
 			break;
 		}
@@ -72,6 +71,51 @@ mailbox_keys_recorded(struct db *db, const char *shop_id,
 	}
 	g_string_free(list, TRUE);
 	return ret;
+}
+
+int
+mailbox_keys_recorded(struct db *db, const char *shop_id,
+		      const char *mailbox_id, const char *const *keys, guint n,
+		      GHashTable *recorded_r, char **error_r)
+{
+	return mailbox_recorded(db, "mailbox_keys_recorded",
+				"SELECT msg_key, kind FROM messages WHERE "
+				"shop_id = $1 AND mailbox_id = $2 AND msg_key "
+				"= ANY (string_to_array($3, E'\\n'))",
+				shop_id, mailbox_id, keys, n, recorded_r,
+				error_r);
+}
+
+int
+mailbox_shas_recorded(struct db *db, const char *shop_id,
+		      const char *mailbox_id, const char *const *shas, guint n,
+		      GHashTable *recorded_r, char **error_r)
+{
+	return mailbox_recorded(db, "mailbox_shas_recorded",
+				"SELECT DISTINCT ON (sha256) sha256, kind FROM "
+				"messages WHERE shop_id = $1 AND mailbox_id = "
+				"$2 AND sha256 = ANY (string_to_array($3, "
+				"E'\\n'))",
+				shop_id, mailbox_id, shas, n, recorded_r,
+				error_r);
+}
+
+int
+mailbox_cursor_set(struct db *db, const char *shop_id, const char *mailbox_id,
+		   gint64 uidvalidity, gint64 uid, char **error_r)
+{
+	char v[24], u[24];
+	const char *params[4] = {shop_id, mailbox_id, v, u};
+
+	g_snprintf(v, sizeof(v), "%" G_GINT64_FORMAT, uidvalidity);
+	g_snprintf(u, sizeof(u), "%" G_GINT64_FORMAT, uid);
+	return db_exec(
+	    db, "mailbox_cursor_set",
+	    "UPDATE mailboxes SET last_uid = CASE WHEN uidvalidity IS "
+	    "DISTINCT FROM $3::bigint THEN $4::bigint ELSE greatest(last_uid, "
+	    "$4::bigint) END, uidvalidity = $3::bigint, updated_at = now() "
+	    "WHERE shop_id = $1 AND mailbox_id = $2",
+	    4, params, error_r);
 }
 
 /* Who holds the lease of (shop_id, mailbox_id): "OWNER" or "(resting)". */

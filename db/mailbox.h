@@ -1,9 +1,11 @@
 /*
  * mailbox.h - what the daemon reads about a mailbox before polling it:
  * its IMAP cursor, which of a list of message keys are already recorded
- * (POP3 UIDLs, re-acks), and the mailbox's lease.  The cursor is written
- * by store_record() in the same transaction as the message (store.h),
- * never here.  Never logs; see db.h.
+ * (POP3 UIDLs, re-acks) or which messages with the same bytes are (after
+ * a UIDVALIDITY change), and the mailbox's lease.  The cursor is written
+ * by store_record() in the same transaction as the message (store.h);
+ * mailbox_cursor_set() only advances it past a message that was already
+ * recorded under an older UIDVALIDITY.  Never logs; see db.h.
  *
  * Leases (several bounced on one database): a mailbox row carries
  * lease_owner and lease_until (database time, so the instances' clocks
@@ -35,6 +37,22 @@ int mailbox_cursor_get(struct db *db, const char *shop_id,
 int mailbox_keys_recorded(struct db *db, const char *shop_id,
 			  const char *mailbox_id, const char *const *keys,
 			  guint n, GHashTable *recorded_r, char **error_r);
+
+/* Like mailbox_keys_recorded(), but for messages whose raw bytes have
+   one of the SHA-256 shas (lowercase hex, as store_record() computes
+   them): adds each recorded sha to recorded_r with its message's kind.
+   For a folder whose UIDVALIDITY changed (its keys are all new); served
+   by the index of 004_sha_index.sql.  Returns 0 or -1 and *error_r. */
+int mailbox_shas_recorded(struct db *db, const char *shop_id,
+			  const char *mailbox_id, const char *const *shas,
+			  guint n, GHashTable *recorded_r, char **error_r);
+
+/* Sets the cursor of (shop_id, mailbox_id) to (uidvalidity, uid) the way
+   store_record() does: a new UIDVALIDITY replaces the old cursor, under
+   the same one last_uid only grows.  Returns 0 or -1 and *error_r. */
+int mailbox_cursor_set(struct db *db, const char *shop_id,
+		       const char *mailbox_id, gint64 uidvalidity, gint64 uid,
+		       char **error_r);
 
 /* Takes the lease of (shop_id, mailbox_id) for owner for seconds,
    creating the mailbox row (protocol) if missing.  The lease is free when

@@ -5,6 +5,8 @@
 #                         127.0.0.1 and print its environment as shell
 #                         assignments (see below)
 #   dovecot.sh stop DIR   stop the Dovecot started in DIR and remove DIR
+#   dovecot.sh halt DIR   stop it but keep DIR (mail, certificate, ports)
+#   dovecot.sh resume DIR start the Dovecot of DIR again after a halt
 #
 # Listeners (BASE_PORT, default 20143): IMAP with STARTTLS on BASE_PORT,
 # IMAPS on BASE_PORT+850 (20993), and when dovecot-pop3d is installed POP3
@@ -173,7 +175,8 @@ dc_start() {
 	echo "LMTP_PORT=$LMTP_PORT; export LMTP_PORT"
 }
 
-dc_stop() {
+# dc_halt DIR: stops the server of DIR and waits until it is gone.
+dc_halt() {
 	T=$1
 	[ -f "$T/dovecot.conf" ] || { echo "dovecot.sh: $T is not a dovecot dir" >&2; exit 99; }
 	as_server "$DOVECOT" -c "$T/dovecot.conf" stop >/dev/null 2>&1
@@ -183,19 +186,43 @@ dc_stop() {
 		[ $tries -gt 50 ] && break
 		sleep 0.1
 	done
-	rm -rf "$T"
+}
+
+dc_stop() {
+	dc_halt "$1"
+	rm -rf "$1"
+}
+
+# dc_resume DIR: starts the server of DIR again (same ports, same mail).
+dc_resume() {
+	T=$1
+	[ -f "$T/dovecot.conf" ] || { echo "dovecot.sh: $T is not a dovecot dir" >&2; exit 99; }
+	rm -f "$T/run/master.pid"
+	tries=0
+	until as_server "$DOVECOT" -c "$T/dovecot.conf" >"$T/start.log" 2>&1; do
+		# the old listeners may linger for a moment
+		tries=$((tries + 1))
+		[ $tries -gt 30 ] && { echo "dovecot.sh: dovecot did not start again: $(cat "$T/start.log")" >&2; exit 99; }
+		sleep 0.2
+	done
+	tries=0
+	while [ ! -s "$T/run/master.pid" ]; do
+		tries=$((tries + 1))
+		[ $tries -gt 50 ] && { echo "dovecot.sh: dovecot wrote no master.pid" >&2; exit 99; }
+		sleep 0.1
+	done
 }
 
 case "${1:-}" in
 start)
 	dc_start
 	;;
-stop)
-	[ $# -eq 2 ] || { echo "usage: dovecot.sh stop DIR" >&2; exit 2; }
-	dc_stop "$2"
+stop | halt | resume)
+	[ $# -eq 2 ] || { echo "usage: dovecot.sh $1 DIR" >&2; exit 2; }
+	"dc_$1" "$2"
 	;;
 *)
-	echo "usage: dovecot.sh start | stop DIR" >&2
+	echo "usage: dovecot.sh start | stop DIR | halt DIR | resume DIR" >&2
 	exit 2
 	;;
 esac

@@ -2,7 +2,8 @@
 # stats.sh - `bouncectl stats` against a throwaway PostgreSQL (tests/pg.sh):
 # the Postfix fixtures ingested into shop1 and a Maildir mailbox polled by
 # bounced; every count of the table, CSV and JSON output is checked
-# against the SQL views the platform reads; the Prometheus output is
+# against the SQL views the platform reads; how the polls went (an ok
+# poll, a failed one with the Maildir gone, an ok one again); the Prometheus output is
 # checked line by line against the text exposition format (HELP/TYPE
 # before the samples, one group per metric, escaped label values) and
 # written atomically with --output; --shop, bad usage, an unwritable
@@ -125,6 +126,40 @@ same "json: lease holder" "host-b:123" \
 check "--shop" 0 "(2 rows)" "$BC" stats --shop shop2
 check "--shop unknown" 0 "(0 rows)" "$BC" stats --shop nosuch
 
+# --- how the polls went (db/poll_status.h, recorded by bounced) -------------
+# the first poll above was ok; then the Maildir goes away, then comes back
+LOCAL="[r for r in s if r['mailbox'] == 'local'][0]"
+SHOP1="[r for r in s if r['shop'] == 'shop1' and r['mailbox'] == ''][0]"
+same "poll 1: ok, what it recorded, counters" "ok $i 1 0 0 None" \
+    "$(json "' '.join(str($LOCAL[k]) for k in ('last_poll_result', 'last_poll_recorded', 'polls', 'poll_errors', 'consecutive_failures', 'last_error'))")"
+same "poll 1: last poll = last success, a JST time" "True True" \
+    "$(json "$LOCAL['last_poll'] == $LOCAL['last_success'], len($LOCAL['last_poll']) == 19")"
+same "never polled: no poll columns" "None None 0" \
+    "$(json "' '.join(str(r[k]) for r in s if r['shop'] == 'shop2' and r['mailbox'] for k in ('last_poll', 'last_poll_result', 'polls'))")"
+check "table: poll columns" 0 "last_poll_result" "$BC" stats
+mv "$T/md" "$T/md.away"
+check "bounced --once: the Maildir is gone" 1 "shop1/local: maildir $T/md:" \
+    "$BD" --once -c "$T/bounced.conf"
+check "json" 0 "" sh -c "\"$BC\" stats --format json >\"$T/stats.json\""
+same "poll 2: error, counters" "error 0 2 1 1" \
+    "$(json "' '.join(str($LOCAL[k]) for k in ('last_poll_result', 'last_poll_recorded', 'polls', 'poll_errors', 'consecutive_failures'))")"
+same "poll 2: the error is the log's" "maildir $T/md:" \
+    "$(json "$LOCAL['last_error'][:len('maildir $T/md:')]")"
+same "poll 2: the last success is the first poll" "True True" \
+    "$(json "$LOCAL['last_success'] is not None, $LOCAL['last_error_at'] == $LOCAL['last_poll']")"
+same "poll 2: the shop's row shows it" "error 1 True" \
+    "$(json "$SHOP1['last_poll_result'], $SHOP1['consecutive_failures'], $SHOP1['last_error'] == $LOCAL['last_error']")"
+mv "$T/md.away" "$T/md"
+check "bounced --once: the Maildir is back" 0 "" "$BD" --once -c "$T/bounced.conf"
+check "json" 0 "" sh -c "\"$BC\" stats --format json >\"$T/stats.json\""
+same "poll 3: ok again, the run of failures reset" "ok 0 3 1 0" \
+    "$(json "' '.join(str($LOCAL[k]) for k in ('last_poll_result', 'last_poll_recorded', 'polls', 'poll_errors', 'consecutive_failures'))")"
+same "poll 3: the error is kept, older than the success" "True True" \
+    "$(json "$LOCAL['last_error'].startswith('maildir'), $LOCAL['last_error_at'] <= $LOCAL['last_success']")"
+want=$(sql "SELECT last_poll_recorded || ' ' || polls || ' ' || poll_errors FROM mailboxes WHERE mailbox_id = 'local'")
+same "poll 3: stats = the mailbox row" "$want" \
+    "$(json "' '.join(str($LOCAL[k]) for k in ('last_poll_recorded', 'polls', 'poll_errors'))")"
+
 # --- Prometheus ------------------------------------------------------------
 check "prometheus" 0 "" sh -c "\"$BC\" stats --format prometheus >\"$T/stats.prom\""
 # the exposition format: comments '# HELP name text' then '# TYPE name
@@ -159,11 +194,22 @@ want=$(sql "SELECT count(*) FROM undeliverable_report u JOIN messages m ON m.sho
 check "prometheus: failures by reason" 0 "bounced_failures_total{shop=\"shop1\",mailbox=\"local\",reason=\"userunknown\"} $want" cat "$T/stats.prom"
 check "prometheus: messages by kind" 0 "bounced_messages_total{shop=\"shop1\",mailbox=\"local\",kind=\"unparseable\"} 1" cat "$T/stats.prom"
 check "prometheus: label escaping" 0 "mailbox=\"we\\\"ird box\"" cat "$T/stats.prom"
+check "prometheus: last poll ok" 0 "bounced_mailbox_last_poll_ok{shop=\"shop1\",mailbox=\"local\"} 1" cat "$T/stats.prom"
+check "prometheus: polls" 0 "bounced_mailbox_polls_total{shop=\"shop1\",mailbox=\"local\"} 3" cat "$T/stats.prom"
+check "prometheus: poll errors" 0 "bounced_mailbox_poll_errors_total{shop=\"shop1\",mailbox=\"local\"} 1" cat "$T/stats.prom"
+check "prometheus: consecutive failures" 0 "bounced_mailbox_consecutive_poll_failures{shop=\"shop1\",mailbox=\"local\"} 0" cat "$T/stats.prom"
+check "prometheus: never polled has counters, no last poll" 0 "bounced_mailbox_polls_total{shop=\"shop2\",mailbox=\"we\\\"ird box\"} 0" cat "$T/stats.prom"
+same "prometheus: no last poll time for it" 0 "$(grep -c '^bounced_mailbox_last_poll_timestamp_seconds{shop="shop2"' "$T/stats.prom")"
 check "prometheus: lease" 0 "bounced_mailbox_lease_until_timestamp_seconds{shop=\"shop2\",mailbox=\"we\\\"ird box\",owner=\"host-b:123\"} 1" cat "$T/stats.prom"
 now=$(date +%s)
 last=$(sed -n 's/^bounced_last_recorded_timestamp_seconds{shop="shop1",mailbox="local"} //p' "$T/stats.prom")
 same "prometheus: last recorded is Unix time" "yes" \
     "$([ -n "$last" ] && [ "$last" -le "$now" ] && [ "$last" -gt $((now - 600)) ] && echo yes)"
+for m in last_poll last_success last_error; do
+	last=$(sed -n "s/^bounced_mailbox_${m}_timestamp_seconds{shop=\"shop1\",mailbox=\"local\"} //p" "$T/stats.prom")
+	same "prometheus: $m is Unix time" "yes" \
+	    "$([ -n "$last" ] && [ "$last" -le "$now" ] && [ "$last" -gt $((now - 600)) ] && echo yes)"
+done
 
 # --output: atomic replacement for node_exporter's textfile collector
 mkdir "$T/textfile"

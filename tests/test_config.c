@@ -16,7 +16,7 @@
 
 static const char good[] =
     "database = { conninfo = \"dbname=bounced\"; };\n"
-    "defaults = { strike_limit = 3; grace_days = 7; };\n"
+    "defaults = { strike_limit = 3; grace_days = 7; lease_seconds = 300; };\n"
     "shops = (\n"
     "  { id = \"shop1\"; name = \"ショップ\";\n"
     "    notify = [\"owner@shop1.jp\"];\n"
@@ -28,7 +28,7 @@ static const char good[] =
     "    sender_domains = [\"shop2.jp\"];\n"
     "    fatal_reasons = [\"userunknown\"];\n"
     "    mailboxes = ( { name = \"md\"; protocol = \"maildir\";\n"
-    "      path = \"/var/mail/b\"; } );\n"
+    "      path = \"/var/mail/b\"; lease_seconds = 45; idle = false; } );\n"
     "  }\n"
     ");\n";
 
@@ -61,6 +61,8 @@ test_good(void)
 		test_assert_int(s->n_mailboxes, 1);
 		test_assert_int(s->mailboxes[0].port, 993);
 		test_assert_str(s->mailboxes[0].folder, "INBOX");
+		test_assert_int(s->mailboxes[0].lease_seconds, 300);
+		test_assert(s->mailboxes[0].idle); /* built-in default */
 		test_assert_int(g_strv_length(s->fatal_reasons), 5);
 	}
 	s = config_find_shop(cfg, "shop2");
@@ -71,6 +73,8 @@ test_good(void)
 		test_assert_str(s->fatal_reasons[0], "userunknown");
 		test_assert_str(s->fatal_reasons[1], NULL);
 		test_assert_str(s->mailboxes[0].path, "/var/mail/b");
+		test_assert_int(s->mailboxes[0].lease_seconds, 45);
+		test_assert(!s->mailboxes[0].idle);
 	}
 	config_free(&cfg);
 	test_assert(cfg == NULL);
@@ -125,6 +129,19 @@ test_errors(void)
 		    "quotes"},
 		{"shops = ( { id = \"a\"; } ;",
 		    "t.conf:1: syntax error"},
+		{"defaults = {\n lease_seconds = 0; };",
+		    "t.conf:2: defaults.lease_seconds: 0 is out of range "
+		    "(allowed: 1 to 86400)"},
+		{"shops = ( { id = \"a\"; mailboxes = ( { name = \"m\";\n"
+		    " protocol = \"maildir\"; path = \"/m\";\n"
+		    " lease_seconds = \"2m\"; } ); } );",
+		    "t.conf:3: shops.[0].mailboxes.[0].lease_seconds: must be an "
+		    "integer from 1 to 86400"},
+		{"shops = ( { id = \"a\"; mailboxes = ( { name = \"m\";\n"
+		    " protocol = \"imap\"; host = \"h\"; user = \"u\";\n"
+		    " password_env = \"P\"; idle = \"yes\"; } ); } );",
+		    "t.conf:3: shops.[0].mailboxes.[0].idle: must be true or "
+		    "false"},
 		{"defaults = { grace_days = 400; };",
 		    "t.conf:1: defaults.grace_days: 400 is out of range (allowed: "
 		    "0 to 365)"},

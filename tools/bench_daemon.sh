@@ -1,0 +1,156 @@
+#!/bin/sh
+# bench_daemon.sh - the end-to-end figure of `make bench` (issue 4 §8):
+# bounces in a Dovecot mailbox -> all recorded in PostgreSQL.
+#
+# Starts a private PostgreSQL (tests/pg.sh) and Dovecot (tests/dovecot.sh),
+# writes COUNT bounces (copies of tests/fixtures/**/*.eml, each made
+# unique by an X-Bench-Seq header) straight into the Maildir, then in the
+# same run:
+#   1. raw: one IMAPS connection, UID FETCH 1:* (BODY.PEEK[]) of the whole
+#      mailbox (Python imaplib): the physical limit of a poller;
+#   2. bounced --once over the same mailbox (IMAPS, default settings):
+#      every message fetched, parsed, recorded and moved;
+# and prints messages/s of both, their ratio and the peak RSS of bounced
+# (GNU time).  Both runs find the mailbox indexed (an untimed SELECT and
+# FETCH of the sizes comes first).  It checks that every message was
+# recorded once and the INBOX is empty.
+#
+# Sizes: 20,000 by default (about a minute and a half on 2 cores);
+# BENCH_DAEMON_LARGE=1 adds the 100,000 run (opt-in: about 5 to 6
+# minutes, most of it bounced recording one transaction per message),
+# BENCH_DAEMON_COUNTS="N ..." picks other sizes.  Needs dovecot-imapd,
+# postgresql-15, GNU time.
+set -eu
+srcdir=${top_srcdir:-$(dirname "$0")/..}
+builddir=${top_builddir:-.}
+srcdir=$(cd "$srcdir" && pwd)
+builddir=$(cd "$builddir" && pwd)
+BD=$builddir/bounced/bounced
+BC=$builddir/bouncectl
+PY=/usr/bin/python3
+if [ "${BENCH_DAEMON_LARGE:-0}" = 1 ]; then
+	counts=${BENCH_DAEMON_COUNTS:-20000 100000}
+else
+	counts=${BENCH_DAEMON_COUNTS:-20000}
+fi
+for need in "$BD" "$BC" /usr/bin/time "$PY"; do
+	[ -x "$need" ] || { echo "daemon:   $need missing: end-to-end figure skipped"; exit 0; }
+done
+
+work=$(mktemp -d)
+chmod 755 "$work"
+PG_DIR=
+DOVECOT_DIR=
+cleanup() {
+	[ -n "$DOVECOT_DIR" ] && "$srcdir/tests/dovecot.sh" stop "$DOVECOT_DIR"
+	[ -n "$PG_DIR" ] && "$srcdir/tests/pg.sh" stop "$PG_DIR"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+env=$("$srcdir/tests/pg.sh" start) || {
+	echo "daemon:   no PostgreSQL (tests/pg.sh): end-to-end figure skipped"; exit 0; }
+eval "$env"
+PG_DIR=$BOUNCED_PG_DIR
+BASE_PORT=$((22000 + $$ % 5000))
+export BASE_PORT
+env=$("$srcdir/tests/dovecot.sh" start) || {
+	echo "daemon:   no Dovecot (tests/dovecot.sh): end-to-end figure skipped"; exit 0; }
+eval "$env"
+MD="$DOVECOT_DIR/home/test@example.jp/Maildir"
+printf 'secret\n' >"$work/pw"
+
+cat >"$work/bench.conf" <<EOF
+log = "stderr";
+shops = ( { id = "bench"; sender_domains = "bounce.test"; mailboxes = (
+  { name = "inbox"; protocol = "imap"; host = "127.0.0.1";
+    port = $IMAPS_PORT; ca_file = "$DOVECOT_CERT";
+    user = "test@example.jp"; password_file = "$work/pw"; }
+); } );
+EOF
+
+# fill COUNT: COUNT unique bounces into the (emptied) Maildir; prints bytes
+fill() {
+	rm -rf "$MD"
+	mkdir -p "$MD/new" "$MD/cur" "$MD/tmp"
+	$PY - "$srcdir/tests/fixtures" "$MD/new" "$1" <<'EOF'
+import os, sys
+src, dst, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fix = []
+for root, _, names in os.walk(src):
+    for n in sorted(names):
+        p = os.path.join(root, n)
+        if n.endswith(".eml") and os.path.getsize(p) < 1024 * 1024:
+            with open(p, "rb") as fp:
+                fix.append(fp.read())
+total = 0
+for i in range(count):
+    body = b"X-Bench-Seq: %d\n" % i + fix[i % len(fix)]
+    total += len(body)
+    with open(os.path.join(dst, "%07d.M%d.bench" % (i, i)), "wb") as fp:
+        fp.write(body)
+print(total)
+EOF
+	[ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$DOVECOT_DIR/home"
+	return 0
+}
+
+# imap MODE: warm (SELECT, sizes) or raw (the timed whole-mailbox fetch);
+# prints the number of messages fetched
+imap() {
+	$PY - "$IMAPS_PORT" "$1" <<'EOF'
+import imaplib, ssl, sys
+port, mode = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+m._mode_ascii()
+m.login("test@example.jp", "secret")
+m.select("INBOX", readonly=True)
+what = "(UID RFC822.SIZE)" if mode == "warm" else "(BODY.PEEK[])"
+typ, data = m.uid("FETCH", "1:*", what)
+n = sum(1 for d in data if isinstance(d, tuple)) if mode == "raw" else len(data)
+print(n)
+m.logout()
+EOF
+}
+
+now_ns() { date +%s%N; }
+rate() { awk "BEGIN {printf \"%.0f\", $1 * 1000 / ($2 > 0 ? $2 : 1)}"; }
+
+for count in $counts; do
+	PGDATABASE=bench_$count
+	export PGDATABASE
+	psql -qX -d postgres -c "CREATE DATABASE $PGDATABASE" >/dev/null
+	"$BC" db migrate >/dev/null
+	bytes=$(fill "$count")
+	imap warm >/dev/null
+
+	t0=$(now_ns)
+	got=$(imap raw)
+	t1=$(now_ns)
+	raw_ms=$(( (t1 - t0) / 1000000 ))
+	[ "$got" = "$count" ] || { echo "daemon:   raw fetch got $got of $count messages" >&2; exit 1; }
+
+	t0=$(now_ns)
+	/usr/bin/time -f %M -o "$work/rss" "$BD" --once -c "$work/bench.conf" 2>"$work/bounced.log" ||
+		{ tail -5 "$work/bounced.log" >&2; exit 1; }
+	t1=$(now_ns)
+	bd_ms=$(( (t1 - t0) / 1000000 ))
+	rss=$(tail -1 "$work/rss")
+	recorded=$(psql -qAtX -c "SELECT count(*) FROM messages")
+	left=$(find "$MD/new" "$MD/cur" -type f | wc -l)
+	[ "$recorded" = "$count" ] && [ "$left" = 0 ] ||
+		{ echo "daemon:   bounced recorded $recorded of $count, $left left in INBOX" >&2; exit 1; }
+
+	raw_rate=$(rate "$count" "$raw_ms")
+	bd_rate=$(rate "$count" "$bd_ms")
+	echo "daemon:   $count bounces ($((bytes / 1048576)) MiB) in a Dovecot mailbox, over IMAPS:"
+	echo "daemon:     raw UID FETCH 1:* BODY.PEEK[] (imaplib): ${raw_ms} ms, $raw_rate messages/s"
+	echo "daemon:     bounced --once, all recorded in PostgreSQL and moved: ${bd_ms} ms, $bd_rate messages/s, peak RSS $((rss / 1024)) MiB ($rss KiB)"
+	echo "daemon:     ratio: bounced runs at $(awk "BEGIN {printf \"%.2f\", $bd_rate / $raw_rate}") of the raw fetch"
+	[ "$count" = 100000 ] || [ "${BENCH_DAEMON_LARGE:-0}" = 1 ] ||
+		echo "daemon:     (BENCH_DAEMON_LARGE=1 adds the 100,000-message run)"
+	psql -qX -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null
+done
