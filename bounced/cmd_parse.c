@@ -46,7 +46,10 @@ static const char parse_usage[] =
 
 /* Reads fd to its end, keeping at most max + 1 bytes in buf (appended
    in place, no bounce buffer); returns the total size in *total_r, or -1
-   with errno. */
+   with errno.  hint is the size fstat() gave a regular file (0: unknown);
+   once that much is read the file counts as read, which saves the read()
+   that would only return end-of-file (a file that grows meanwhile is
+   read as it was at fstat(), as if it had been read a moment earlier). */
 static int
 read_fd(int fd, size_t max, GString *buf, size_t *total_r, size_t hint)
 {
@@ -73,6 +76,8 @@ read_fd(int fd, size_t max, GString *buf, size_t *total_r, size_t hint)
 		if (n == 0)
 			return 0;
 		*total_r += (size_t)n;
+		if (hint > 0 && *total_r == hint)
+			return 0;
 	}
 }
 

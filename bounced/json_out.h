@@ -1,5 +1,5 @@
 /*
- * json_out.h - struct bounce_report -> JSON Lines (json-glib).
+ * json_out.h - struct bounce_report -> JSON Lines.
  */
 #ifndef BOUNCED_JSON_OUT_H
 #define BOUNCED_JSON_OUT_H
@@ -14,8 +14,8 @@
 int json_out_report(FILE *fp, const char *file,
     const struct bounce_report *report);
 
-/* Frees the builder and generator json_out_report() keeps between calls.
-   Call once at exit; a later json_out_report() makes new ones. */
+/* Frees the line buffer json_out_report() keeps between calls.  Call
+   once at exit; a later json_out_report() makes a new one. */
 void json_out_shutdown(void);
 
 #endif

@@ -47,6 +47,7 @@ bounce_shutdown(void)
 		g_mime_parser_options_free(parser_options);
 	parser_options = NULL;
 	charset_shutdown();
+	classify_shutdown();
 }
 
 /* Returns a copy of data with CRLF and lone CR turned into LF, or NULL

@@ -31,6 +31,7 @@
  * is wrong early) but is never hard, and the rule is prefixed with
  * "action:delayed/" so db/ can tell it apart; it must not count.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
@@ -59,6 +60,11 @@ enum classify_command {
 	CMD_DATA,
 };
 
+/* A 256-bit set of hashed byte pairs. */
+struct classify_mask {
+	guint64 w[4];
+};
+
 /* What classification works from: effective codes and normalised text. */
 struct classify_input {
 	const char *action; /* may be NULL */
@@ -71,6 +77,9 @@ struct classify_input {
 	   whose first pair is absent cannot match, so most of the table is
 	   skipped without a substring search. */
 	unsigned char pairs[65536 / 8];
+	/* The same pairs folded into 256 bits (classify_mask_add()): a few
+	   ANDs against a pattern's mask reject most of a table. */
+	struct classify_mask pair_mask;
 };
 
 /* The decision and why. */
@@ -185,38 +194,110 @@ classify_normalise(const char *s)
 	return g_string_free(out, FALSE);
 }
 
-/* Records every byte pair of text in pairs. */
+/* Sets the bit of the byte pair a, b in m. */
 static void
-classify_index_pairs(const char *text, unsigned char *pairs)
+classify_mask_add(struct classify_mask *m, unsigned a, unsigned b)
 {
-	const unsigned char *p = (const unsigned char *)text;
+	unsigned bit = (a * 31u + b) & 255u;
 
-	memset(pairs, 0, 65536 / 8);
+	m->w[bit >> 6] |= (guint64)1 << (bit & 63u);
+}
+
+/* True if every bit of sub is set in super. */
+static bool
+classify_mask_within(const struct classify_mask *sub,
+		     const struct classify_mask *super)
+{
+	return ((sub->w[0] & ~super->w[0]) | (sub->w[1] & ~super->w[1]) |
+		(sub->w[2] & ~super->w[2]) | (sub->w[3] & ~super->w[3])) == 0;
+}
+
+/* Records every byte pair of in->text in in->pairs and in->pair_mask. */
+static void
+classify_index_pairs(struct classify_input *in)
+{
+	const unsigned char *p = (const unsigned char *)in->text;
+
+	memset(in->pairs, 0, sizeof(in->pairs));
+	memset(&in->pair_mask, 0, sizeof(in->pair_mask));
 	for (; p[0] != '\0' && p[1] != '\0'; p++) {
 		unsigned pair = (unsigned)p[0] << 8 | p[1];
 
-		pairs[pair >> 3] |= 1u << (pair & 7);
+		in->pairs[pair >> 3] |= 1u << (pair & 7);
+		classify_mask_add(&in->pair_mask, p[0], p[1]);
 	}
 }
 
-/* True unless a segment of pattern (split at '*') of two or more bytes
-   starts with a pair that text lacks: then pattern cannot match. */
+/* Returns the mask of the pairs classify_pairs_allow() checks in
+   pattern: those inside a segment (no '*' in the pair). */
+static void
+classify_pattern_mask(const char *pattern, struct classify_mask *m)
+{
+	const unsigned char *p = (const unsigned char *)pattern;
+
+	memset(m, 0, sizeof(*m));
+	for (; p[0] != '\0' && p[1] != '\0'; p++)
+		if (p[0] != '*' && p[1] != '*')
+			classify_mask_add(m, p[0], p[1]);
+}
+
+/* The pattern masks of each table, built on first use (the tables are
+   fixed) and freed by classify_shutdown().  Parsing runs on one thread. */
+static struct {
+	const struct classify_pattern *table;
+	struct classify_mask *masks;
+} classify_masks[2];
+
+static const struct classify_mask *
+classify_table_masks(const struct classify_pattern *table)
+{
+	size_t i, n;
+
+	for (i = 0; i < G_N_ELEMENTS(classify_masks); i++) {
+		if (classify_masks[i].table == table)
+			return classify_masks[i].masks;
+		if (classify_masks[i].table == NULL)
+			break;
+	}
+	g_assert(i < G_N_ELEMENTS(classify_masks));
+	for (n = 0; table[n].text != NULL; n++)
+		;
+	classify_masks[i].masks = g_new(struct classify_mask, n + 1);
+	for (n = 0; table[n].text != NULL; n++)
+		classify_pattern_mask(table[n].text,
+				      &classify_masks[i].masks[n]);
+	classify_masks[i].table = table;
+	return classify_masks[i].masks;
+}
+
+void
+classify_shutdown(void)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(classify_masks); i++) {
+		g_free(classify_masks[i].masks);
+		classify_masks[i].masks = NULL;
+		classify_masks[i].table = NULL;
+	}
+}
+
+/* True unless some byte pair inside a segment of pattern (split at '*')
+   is missing from text: then that segment cannot occur in text, so the
+   pattern cannot match.  Checking every pair, not only the first, rejects
+   nearly all of a table with bit tests and leaves few strstr() calls. */
 static bool
 classify_pairs_allow(const unsigned char *pairs, const char *pattern)
 {
 	const unsigned char *p = (const unsigned char *)pattern;
 
-	while (*p != '\0') {
-		if (*p != '*' && p[1] != '\0' && p[1] != '*') {
-			unsigned pair = (unsigned)p[0] << 8 | p[1];
+	for (; p[0] != '\0' && p[1] != '\0'; p++) {
+		unsigned pair = (unsigned)p[0] << 8 | p[1];
 
-			if (!(pairs[pair >> 3] & (1u << (pair & 7))))
-				return false;
-		}
-		while (*p != '\0' && *p != '*')
-			p++;
-		while (*p == '*')
-			p++;
+		if (p[0] == '*' || p[1] == '*')
+			continue;
+		if (!(pairs[pair >> 3] & (1u << (pair & 7))))
+			return false;
 	}
 	return true;
 }
@@ -269,11 +350,14 @@ classify_table_find(const struct classify_pattern *table,
 		    const struct classify_input *in)
 {
 	const struct classify_pattern *p;
+	const struct classify_mask *mask;
 
 	if (in->text[0] == '\0')
 		return NULL;
-	for (p = table; p->text != NULL; p++) {
-		if (classify_code_gate(in, p->code) &&
+	mask = classify_table_masks(table);
+	for (p = table; p->text != NULL; p++, mask++) {
+		if (classify_mask_within(mask, &in->pair_mask) &&
+		    classify_code_gate(in, p->code) &&
 		    classify_pairs_allow(in->pairs, p->text) &&
 		    classify_pattern_match(in->text, p->text))
 			return p;
@@ -588,12 +672,13 @@ classify_failure(const struct classify_input *in, struct classify_verdict *v)
 static void
 classify_input_init(struct classify_input *in, const struct bounce_rcpt *rcpt)
 {
-	memset(in, 0, sizeof(*in));
+	/* pairs is cleared by classify_index_pairs(), not twice */
+	memset(in, 0, offsetof(struct classify_input, pairs));
 	in->action = rcpt->action;
 	in->delayed = rcpt->action != NULL &&
 		      g_ascii_strcasecmp(rcpt->action, "delayed") == 0;
 	in->text = classify_normalise(rcpt->diagnostic);
-	classify_index_pairs(in->text, in->pairs);
+	classify_index_pairs(in);
 	g_strlcpy(in->status, rcpt->status, sizeof(in->status));
 	g_strlcpy(in->reply, rcpt->replycode, sizeof(in->reply));
 	if (classify_status_vague(in->status))

@@ -36,4 +36,9 @@ const char *classify_side_name(enum bounce_side side);
 bool classify_is_hard(enum bounce_reason reason, const char *status,
 		      const char *replycode);
 
+/* Frees the pattern index classify_rcpt() builds on first use.  Call
+   once at exit (bounce_shutdown() does); a later classify_rcpt() builds
+   it again. */
+void classify_shutdown(void);
+
 #endif

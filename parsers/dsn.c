@@ -76,6 +76,25 @@ dsn_decode_xtext(const char *value)
 	return g_string_free(out, FALSE);
 }
 
+/* Returns dt as g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z") does
+   (GLib 2.74: the year unpadded, the offset's sign, hours and minutes,
+   seconds dropped), without its format parser and locale lookups. */
+static char *
+iso_format(GDateTime *dt)
+{
+	int y, mo, d;
+	int off = (int)(g_date_time_get_utc_offset(dt) / G_TIME_SPAN_SECOND);
+	char sign = off >= 0 ? '+' : '-';
+
+	g_date_time_get_ymd(dt, &y, &mo, &d);
+	off = ABS(off);
+	return g_strdup_printf("%d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y, mo,
+			       d, g_date_time_get_hour(dt),
+			       g_date_time_get_minute(dt),
+			       g_date_time_get_second(dt), sign, off / 3600,
+			       off / 60 % 60);
+}
+
 char *
 dsn_iso_date(const char *date)
 {
@@ -85,7 +104,7 @@ dsn_iso_date(const char *date)
 	if (date == NULL ||
 	    (dt = g_mime_utils_header_decode_date(date)) == NULL)
 		return NULL;
-	iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z");
+	iso = iso_format(dt);
 	g_date_time_unref(dt);
 	return iso;
 }

@@ -105,33 +105,50 @@ report_find_rcpt(const struct bounce_report *report, const char *addr)
    character boundary.  Diagnostics are a few hundred bytes in practice. */
 #define REPORT_MAX_FIELD 4000
 
+/* True if the n-byte UTF-8 character at p is a control, a space, U+00A0
+   or U+3000: these all become one separating space. */
+static bool
+is_blank_char(const unsigned char *p, size_t n)
+{
+	if (n == 1)
+		return p[0] <= ' ' || p[0] == 0x7f;
+	if (n == 2)
+		return p[0] == 0xc2 && p[1] == 0xa0;
+	return n == 3 && p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80;
+}
+
 /* Returns a clean one-line UTF-8 copy of value: invalid bytes become
    U+FFFD, controls become spaces, white-space runs collapse, and the
-   ends are trimmed. */
+   ends are trimmed.  Valid text (the common case) is not copied first,
+   and characters are copied as bytes: valid UTF-8 has one encoding. */
 static char *
 clean_line(const char *value)
 {
-	char *valid = g_utf8_make_valid(value, -1);
-	GString *out = g_string_sized_new(strlen(valid));
+	char *valid = NULL, *out, *o;
 	bool space = false;
-	const char *p;
+	const unsigned char *p;
+	size_t n;
 
-	for (p = valid; *p != '\0' && out->len < REPORT_MAX_FIELD;
-	     p = g_utf8_next_char(p)) {
-		gunichar c = g_utf8_get_char(p);
-
-		if (c < 0x20 || c == 0x7f || c == ' ' || c == 0xa0 ||
-		    c == 0x3000) {
-			space = out->len > 0;
+	if (!g_utf8_validate(value, -1, NULL))
+		value = valid = g_utf8_make_valid(value, -1);
+	/* the copy never grows: a blank run of n >= 1 bytes becomes one */
+	o = out = g_malloc(strlen(value) + 1);
+	for (p = (const unsigned char *)value;
+	     *p != '\0' && (size_t)(o - out) < REPORT_MAX_FIELD; p += n) {
+		n = (size_t)g_utf8_skip[*p];
+		if (is_blank_char(p, n)) {
+			space = o > out;
 			continue;
 		}
 		if (space)
-			g_string_append_c(out, ' ');
+			*o++ = ' ';
 		space = false;
-		g_string_append_unichar(out, c);
+		memcpy(o, p, n);
+		o += n;
 	}
+	*o = '\0';
 	g_free(valid);
-	return g_string_free(out, FALSE);
+	return out;
 }
 
 void

@@ -154,6 +154,20 @@ text_line_end(const char *p)
 	return e != NULL ? e : p + strlen(p);
 }
 
+/* True if a match of the n-byte needle starts at a c byte in [p, e):
+   memchr() finds the candidates, so a miss costs a vector scan. */
+static bool
+range_has_from(const char *p, const char *e, char c, const char *needle,
+	       size_t n)
+{
+	const char *last = e - n; /* the last possible start */
+
+	for (; p <= last && (p = memchr(p, c, last - p + 1)) != NULL; p++)
+		if (g_ascii_strncasecmp(p + 1, needle + 1, n - 1) == 0)
+			return true;
+	return false;
+}
+
 /* True if needle occurs, ignoring ASCII case, within [p, e). */
 static bool
 range_has_ci(const char *p, const char *e, const char *needle)
@@ -161,11 +175,10 @@ range_has_ci(const char *p, const char *e, const char *needle)
 	size_t n = strlen(needle);
 	char lo = g_ascii_tolower(*needle), up = g_ascii_toupper(*needle);
 
-	for (; p + n <= e; p++)
-		if ((*p == lo || *p == up) &&
-		    g_ascii_strncasecmp(p, needle, n) == 0)
-			return true;
-	return false;
+	if (n == 0 || e - p < (ptrdiff_t)n)
+		return n == 0 && p <= e && memchr(p, '\0', e - p + 1) != NULL;
+	return range_has_from(p, e, lo, needle, n) ||
+	       (up != lo && range_has_from(p, e, up, needle, n));
 }
 
 bool
