@@ -3,10 +3,11 @@
  *
  * Order inside the transaction (the same in every process, so concurrent
  * recorders cannot deadlock on each other's rows except by a rare index
- * race, which is retried): mailbox row, message row (the unique key makes
- * a replay stop here), then per recipient in address order: lock the
- * recipient state (an upsert that returns the row), decide, insert the
- * result, update the state, alerts and outbox; finally the cursor.
+ * race, which is retried): mailbox row with its cursor and the message
+ * row, in one statement (the unique key makes a replay stop here), then per
+ * recipient in address order: lock the recipient state (an upsert that
+ * returns the row), decide, insert the result, update the state, alerts
+ * and outbox.
  */
 #include "config.h"
 
@@ -262,20 +263,57 @@ store_message_params(const struct bounce_report *r, const char **params)
 	g_assert(n == STORE_MESSAGE_PARAMS);
 }
 
-/* Inserts the message row.  Returns 1 if inserted, 0 on a replay, -1. */
+/* The message row; $1..$23 as store_insert_message() fills them. */
+#define STORE_MESSAGE_INSERT                                                   \
+	"INSERT INTO messages (shop_id, mailbox_id, msg_key, "                 \
+	"occurred_at, raw, sha256, size, kind, parser, parse_error, "          \
+	"subject, from_addr, reporting_mta, report_date, feedback_type, "      \
+	"order_number, mail_type, orig_message_id, orig_envelope_id, "         \
+	"orig_from, orig_to, orig_subject, orig_date) "                        \
+	"VALUES ($1, $2, $3, to_timestamp($4::float8), $5, $6, $7, $8, "       \
+	"$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, "     \
+	"$22, $23) ON CONFLICT (shop_id, mailbox_id, msg_key) DO NOTHING "     \
+	"RETURNING message_id"
+
+/* The mailbox row, created if missing ($24: protocol), in the same
+   statement as the message row: the foreign key of messages is checked
+   at the end of the statement, when the row is there. */
+static const char store_message_sql[] =
+    "WITH mb AS (INSERT INTO mailboxes (shop_id, mailbox_id, protocol) "
+    "VALUES ($1, $2, $24) ON CONFLICT DO NOTHING) " STORE_MESSAGE_INSERT;
+
+/* The same, and the IMAP cursor advanced to ($25 UIDVALIDITY, $26 UID):
+   a new UIDVALIDITY replaces the old cursor, under the same one last_uid
+   only grows.  The mailbox row is thus locked first in the transaction,
+   before any recipient state, by every recorder alike; a replay (the
+   message already recorded) still moves the cursor. */
+static const char store_message_cursor_sql[] =
+    "WITH mb AS (INSERT INTO mailboxes AS x (shop_id, mailbox_id, "
+    "protocol, uidvalidity, last_uid) VALUES ($1, $2, $24, $25::bigint, "
+    "$26::bigint) ON CONFLICT (shop_id, mailbox_id) DO UPDATE SET "
+    "last_uid = CASE WHEN x.uidvalidity IS DISTINCT FROM $25::bigint "
+    "THEN $26::bigint ELSE greatest(x.last_uid, $26::bigint) END, "
+    "uidvalidity = $25::bigint, updated_at = now()) " STORE_MESSAGE_INSERT;
+
+/* Inserts the message row, with its mailbox row and cursor (one round
+   trip).  Returns 1 if inserted, 0 on a replay, -1. */
 static int
 store_insert_message(struct store_msg *m, const struct store_source *src,
 		     const char *raw, size_t len, const char *sha,
 		     const char *key, char **error_r)
 {
-	char size[24];
-	const char *params[7 + STORE_MESSAGE_PARAMS];
-	int lengths[7 + STORE_MESSAGE_PARAMS] = {0};
-	int formats[7 + STORE_MESSAGE_PARAMS] = {0};
+	enum { N = 7 + STORE_MESSAGE_PARAMS + 3 };
+	char size[24], v[24], u[24];
+	const char *params[N];
+	int lengths[N] = {0};
+	int formats[N] = {0};
+	bool cursor = src->uid > 0;
 	PGresult *res;
 	int ret;
 
 	g_snprintf(size, sizeof(size), "%zu", len);
+	g_snprintf(v, sizeof(v), "%" G_GINT64_FORMAT, src->uidvalidity);
+	g_snprintf(u, sizeof(u), "%" G_GINT64_FORMAT, src->uid);
 	params[0] = m->message_shop;
 	params[1] = src->mailbox_id;
 	params[2] = key;
@@ -287,18 +325,13 @@ store_insert_message(struct store_msg *m, const struct store_source *src,
 	params[5] = sha;
 	params[6] = size;
 	store_message_params(m->report, params + 7);
+	params[N - 3] = src->protocol != NULL ? src->protocol : "ingest";
+	params[N - 2] = v;
+	params[N - 1] = u;
 	res = db_query_bin(
-	    m->store->db, "store_message",
-	    "INSERT INTO messages (shop_id, mailbox_id, msg_key, "
-	    "occurred_at, raw, sha256, size, kind, parser, parse_error, "
-	    "subject, from_addr, reporting_mta, report_date, feedback_type, "
-	    "order_number, mail_type, orig_message_id, orig_envelope_id, "
-	    "orig_from, orig_to, orig_subject, orig_date) "
-	    "VALUES ($1, $2, $3, to_timestamp($4::float8), $5, $6, $7, $8, "
-	    "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, "
-	    "$22, $23) ON CONFLICT (shop_id, mailbox_id, msg_key) DO NOTHING "
-	    "RETURNING message_id",
-	    7 + STORE_MESSAGE_PARAMS, params, lengths, formats, error_r);
+	    m->store->db, cursor ? "store_message_cursor" : "store_message",
+	    cursor ? store_message_cursor_sql : store_message_sql,
+	    cursor ? N : N - 2, params, lengths, formats, error_r);
 	if (res == NULL)
 		return -1;
 	ret = PQntuples(res) == 1;
@@ -766,55 +799,25 @@ store_items(struct store_msg *m, char **error_r)
 	return ret;
 }
 
-/* Advances the IMAP cursor; a new UIDVALIDITY replaces the old cursor. */
-static int
-store_cursor(struct store_msg *m, const struct store_source *src,
-	     char **error_r)
-{
-	char v[24], u[24];
-	const char *params[4] = {m->message_shop, src->mailbox_id, v, u};
-
-	if (src->uid <= 0)
-		return 0;
-	g_snprintf(v, sizeof(v), "%" G_GINT64_FORMAT, src->uidvalidity);
-	g_snprintf(u, sizeof(u), "%" G_GINT64_FORMAT, src->uid);
-	return db_exec(
-	    m->store->db, "store_cursor",
-	    "UPDATE mailboxes SET last_uid = CASE WHEN uidvalidity IS "
-	    "DISTINCT FROM $3::bigint THEN $4::bigint ELSE greatest(last_uid, "
-	    "$4::bigint) END, uidvalidity = $3::bigint, updated_at = now() "
-	    "WHERE shop_id = $1 AND mailbox_id = $2",
-	    4, params, error_r);
-}
-
 /* One attempt at the whole transaction. */
 static int
 store_record_tx(struct store_msg *m, const struct store_source *src,
 		const char *raw, size_t len, const char *sha, const char *key,
 		char **error_r)
 {
-	const char *params[3] = {m->message_shop, src->mailbox_id,
-				 src->protocol != NULL ? src->protocol
-						       : "ingest"};
 	int ins;
 
 	m->out->results = m->out->counted = m->out->suppressed = 0;
 	m->out->alerts = 0;
 	if (db_begin(m->store->db, error_r) < 0)
 		return -1;
-	if (db_exec(
-		m->store->db, "store_mailbox",
-		"INSERT INTO mailboxes (shop_id, mailbox_id, protocol) VALUES "
-		"($1, $2, $3) ON CONFLICT DO NOTHING",
-		3, params, error_r) < 0 ||
-	    (ins = store_insert_message(m, src, raw, len, sha, key, error_r)) <
-		0)
+	if ((ins = store_insert_message(m, src, raw, len, sha, key, error_r)) <
+	    0)
 		goto fail;
 	m->out->duplicate = ins == 0;
 	if (ins == 1 && store_items(m, error_r) < 0)
 		goto fail;
-	if (store_cursor(m, src, error_r) < 0 ||
-	    db_commit(m->store->db, error_r) < 0)
+	if (db_commit(m->store->db, error_r) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -428,6 +428,86 @@ test_replay(void)
 	test_end();
 }
 
+/* Records a one-recipient DSN as IMAP message (uidvalidity, uid) of
+   shop's "imap:cur" (a mailbox row that does not exist before). */
+static void
+tcursor_record(const char *shop, gint64 uidvalidity, gint64 uid)
+{
+	struct trcpt r = {"cursor@example.jp", "failed", REASON_MAILBOXFULL,
+	    false, BOUNCE_SIDE_RECIPIENT};
+	char *key = g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
+	    uidvalidity, uid);
+	struct store_source src = {shop, "imap:cur", "imap", key,
+	    uidvalidity, uid};
+	struct bounce_report *rep = treport(BOUNCE_KIND_DSN, T0, key, NULL,
+	    NULL, &r, 1);
+	struct store_outcome out;
+	char *error = NULL;
+
+	if (store_record(store, &src, key, strlen(key), rep, &out,
+	    &error) < 0)
+		die(key, error);
+	store_outcome_clear(&out);
+	report_free(&rep);
+	g_free(key);
+}
+
+/* "UIDVALIDITY:LAST_UID" of shop's "imap:cur". */
+static char *
+tcursor(const char *shop)
+{
+	const char *p[1] = {shop};
+
+	return sql_value("SELECT uidvalidity || ':' || last_uid FROM "
+	    "mailboxes WHERE shop_id = $1 AND mailbox_id = 'imap:cur'", 1, p);
+}
+
+/* The mailbox row and its cursor are one upsert at the start of the
+   transaction (store.c store_mailbox()): it creates the row, only grows
+   last_uid under one UIDVALIDITY, resets it under a new one, and also
+   moves for a replayed message. */
+static void
+test_cursor(void)
+{
+	static const struct {
+		gint64 uidvalidity, uid;
+		const char *want;
+	} steps[] = {
+		{7, 5, "7:5"},  /* creates the row with its cursor */
+		{7, 3, "7:5"},  /* a lower UID never moves it back */
+		{7, 9, "7:9"},
+		{8, 2, "8:2"},  /* a new UIDVALIDITY replaces the cursor */
+		{7, 9, "7:9"},  /* a replay (duplicate) still sets it */
+	};
+	size_t i;
+	char *got;
+
+	test_begin("cursor upsert with the mailbox row");
+	shop_add("cursor", "", 4, false);
+	for (i = 0; i < G_N_ELEMENTS(steps); i++) {
+		tcursor_record("cursor", steps[i].uidvalidity, steps[i].uid);
+		got = tcursor("cursor");
+		test_assert_str(got, steps[i].want);
+		g_free(got);
+	}
+	test_end();
+}
+
+/* 006_outbox_guard_plan.sql: the guard replans its lookup on every row,
+   so a plan made on empty tables cannot scan every result later. */
+static void
+test_guard_plan(void)
+{
+	char *conf;
+
+	test_begin("outbox guard plans per row");
+	conf = sql_value("SELECT array_to_string(proconfig, ',') FROM "
+	    "pg_proc WHERE proname = 'bounced_outbox_guard'", 0, NULL);
+	test_assert_str(conf, "plan_cache_mode=force_custom_plan");
+	g_free(conf);
+	test_end();
+}
+
 /* Child of test_concurrent(): records the same messages as its sibling. */
 static int
 concurrent_child(int nmsg)
@@ -1133,6 +1213,8 @@ main(int argc, char **argv)
 	test_scenarios();
 	test_alerts_outbox();
 	test_replay();
+	test_cursor();
+	test_guard_plan();
 	test_concurrent();
 	test_garbled();
 	test_attribution();

@@ -18,8 +18,10 @@
 # Sizes: 20,000 by default (about a minute and a half on 2 cores);
 # BENCH_DAEMON_LARGE=1 adds the 100,000 run (opt-in: about 5 to 6
 # minutes, most of it bounced recording one transaction per message),
-# BENCH_DAEMON_COUNTS="N ..." picks other sizes.  Needs dovecot-imapd,
-# postgresql-15, GNU time.
+# BENCH_DAEMON_COUNTS="N ..." picks other sizes.  BENCH_DAEMON_PROFILE=1
+# loads pg_stat_statements (statements of triggers too) and prints, after
+# each bounced run, its CPU time and the statements that took the most
+# server time.  Needs dovecot-imapd, postgresql-15, GNU time.
 set -eu
 srcdir=${top_srcdir:-$(dirname "$0")/..}
 builddir=${top_builddir:-.}
@@ -52,6 +54,17 @@ env=$("$srcdir/tests/pg.sh" start) || {
 	echo "daemon:   no PostgreSQL (tests/pg.sh): end-to-end figure skipped"; exit 0; }
 eval "$env"
 PG_DIR=$BOUNCED_PG_DIR
+if [ "${BENCH_DAEMON_PROFILE:-0}" = 1 ]; then
+	printf '%s\n' "shared_preload_libraries = 'pg_stat_statements'" \
+	    "pg_stat_statements.track = all" >>"$PG_DIR/data/postgresql.conf"
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u nobody -- "${PGBIN:-/usr/lib/postgresql/15/bin}/pg_ctl" \
+		    -D "$PG_DIR/data" -w restart >/dev/null
+	else
+		"${PGBIN:-/usr/lib/postgresql/15/bin}/pg_ctl" -D "$PG_DIR/data" \
+		    -w restart >/dev/null
+	fi
+fi
 BASE_PORT=$((22000 + $$ % 5000))
 export BASE_PORT
 env=$("$srcdir/tests/dovecot.sh" start) || {
@@ -119,11 +132,20 @@ EOF
 now_ns() { date +%s%N; }
 rate() { awk "BEGIN {printf \"%.0f\", $1 * 1000 / ($2 > 0 ? $2 : 1)}"; }
 
+# profile: bounced's CPU time and the 12 costliest statements of its run
+profile() {
+	[ "${BENCH_DAEMON_PROFILE:-0}" = 1 ] || return 0
+	echo "daemon:     profile: bounced CPU $(cut -d' ' -f2 "$work/rss") s user, $(cut -d' ' -f3 "$work/rss") s system"
+	psql -qX -c "SELECT calls, round(total_exec_time) AS ms, round((total_exec_time / nullif(calls, 0))::numeric, 3) AS mean_ms, left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS statement FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 12"
+}
+
 for count in $counts; do
 	PGDATABASE=bench_$count
 	export PGDATABASE
 	psql -qX -d postgres -c "CREATE DATABASE $PGDATABASE" >/dev/null
 	"$BC" db migrate >/dev/null
+	[ "${BENCH_DAEMON_PROFILE:-0}" = 1 ] && psql -qX -c "CREATE EXTENSION pg_stat_statements" \
+	    -c "SELECT pg_stat_statements_reset()" >/dev/null
 	bytes=$(fill "$count")
 	imap warm >/dev/null
 
@@ -134,11 +156,11 @@ for count in $counts; do
 	[ "$got" = "$count" ] || { echo "daemon:   raw fetch got $got of $count messages" >&2; exit 1; }
 
 	t0=$(now_ns)
-	/usr/bin/time -f %M -o "$work/rss" "$BD" --once -c "$work/bench.conf" 2>"$work/bounced.log" ||
+	/usr/bin/time -f '%M %U %S' -o "$work/rss" "$BD" --once -c "$work/bench.conf" 2>"$work/bounced.log" ||
 		{ tail -5 "$work/bounced.log" >&2; exit 1; }
 	t1=$(now_ns)
 	bd_ms=$(( (t1 - t0) / 1000000 ))
-	rss=$(tail -1 "$work/rss")
+	rss=$(tail -1 "$work/rss" | cut -d' ' -f1)
 	recorded=$(psql -qAtX -c "SELECT count(*) FROM messages")
 	left=$(find "$MD/new" "$MD/cur" -type f | wc -l)
 	[ "$recorded" = "$count" ] && [ "$left" = 0 ] ||
@@ -150,6 +172,7 @@ for count in $counts; do
 	echo "daemon:     raw UID FETCH 1:* BODY.PEEK[] (imaplib): ${raw_ms} ms, $raw_rate messages/s"
 	echo "daemon:     bounced --once, all recorded in PostgreSQL and moved: ${bd_ms} ms, $bd_rate messages/s, peak RSS $((rss / 1024)) MiB ($rss KiB)"
 	echo "daemon:     ratio: bounced runs at $(awk "BEGIN {printf \"%.2f\", $bd_rate / $raw_rate}") of the raw fetch"
+	profile
 	[ "$count" = 100000 ] || [ "${BENCH_DAEMON_LARGE:-0}" = 1 ] ||
 		echo "daemon:     (BENCH_DAEMON_LARGE=1 adds the 100,000-message run)"
 	psql -qX -d postgres -c "DROP DATABASE $PGDATABASE" >/dev/null
