@@ -36,6 +36,7 @@ bounce_parser_options(void)
 		    parser_options, GMIME_RFC_COMPLIANCE_LOOSE);
 		g_mime_parser_options_set_address_compliance_mode(
 		    parser_options, GMIME_RFC_COMPLIANCE_LOOSE);
+		charset_preload(fallbacks);
 	}
 	return parser_options;
 }

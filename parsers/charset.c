@@ -48,6 +48,13 @@ converter_for(const char *charset)
 	return cd;
 }
 
+void
+charset_preload(const char *const *charsets)
+{
+	for (; *charsets != NULL; charsets++)
+		(void)converter_for(*charsets);
+}
+
 static void
 close_converter(gpointer key, gpointer value, gpointer data)
 {

@@ -22,6 +22,13 @@ char *charset_to_utf8(const char *data, size_t len, const char *charset);
    sequences or invalid bytes.  NULL in gives NULL out. */
 char *charset_fix_header(const char *value);
 
+/* Opens converters to UTF-8 from each charset of the NULL-terminated
+   list and caches them until charset_shutdown().  GMime's header decoder
+   opens and closes a converter per 8-bit word and fallback charset; a
+   descriptor held here keeps the gconv module loaded, so those opens do
+   not load it again each time.  Unknown names are ignored. */
+void charset_preload(const char *const *charsets);
+
 /* Closes the cached converters; call once at exit (bounce_shutdown()
    does). */
 void charset_shutdown(void);

@@ -88,18 +88,24 @@ mime_headers_name_is(const struct mime_headers *headers, size_t i,
 	       g_ascii_strncasecmp(f->name, name, f->name_len) == 0;
 }
 
-/* False for 7-bit text without an encoded word, which GMime's decoder
-   returns unchanged (checked over random 7-bit strings), so most fields
-   skip it. */
+/* False for text without an encoded word that is 7-bit or valid UTF-8,
+   which GMime's decoder returns unchanged (checked over random strings,
+   tests/test_parse.c), so most fields skip it. */
 static bool
 needs_decoding(const char *s)
 {
 	const unsigned char *p;
+	bool eight_bit = false;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p >= 0x80 || (p[0] == '=' && p[1] == '?'))
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (p[0] == '=' && p[1] == '?')
 			return true;
-	return false;
+		eight_bit = eight_bit || *p >= 0x80;
+	}
+	/* GMime decodes each raw 8-bit word with the first fallback charset
+	   that fits it, and UTF-8 always comes first: valid UTF-8 comes back
+	   unchanged, only after an iconv_open() per word. */
+	return eight_bit && !g_utf8_validate(s, -1, NULL);
 }
 
 /* Decodes as GMime's g_mime_header_get_value() does: unfold, then
@@ -377,7 +383,7 @@ part_free(struct mime_part *part)
 	}
 	mime_headers_free(&part->headers);
 	mime_message_free(&part->message);
-	g_clear_object(&part->type);
+	mime_ctype_clear(&part->type);
 	g_free(part);
 }
 
@@ -392,12 +398,12 @@ part_new(struct mime_headers *headers, bool in_digest)
 	    mime_headers_get_last(headers, "Content-Transfer-Encoding");
 
 	part->headers = headers;
-	if (ct != NULL)
-		part->type = g_mime_content_type_parse(headers->options, ct);
-	else if (in_digest)
-		part->type = g_mime_content_type_new("message", "rfc822");
-	else
-		part->type = g_mime_content_type_new("text", "plain");
+	if (ct != NULL) {
+		mime_ctype_parse(&part->type, ct, headers->options);
+	} else {
+		part->type.type = in_digest ? "message" : "text";
+		part->type.subtype = in_digest ? "rfc822" : "plain";
+	}
 	part->encoding = cte != NULL ? g_mime_content_encoding_from_string(cte)
 				     : GMIME_CONTENT_ENCODING_DEFAULT;
 	return part;
@@ -555,19 +561,176 @@ mime_headers_parse(const char *data, size_t len, GMimeParserOptions *options)
 	return h;
 }
 
+/* --- Content-Type ---------------------------------------------------------
+
+   GMime builds a GMimeContentType (a GObject with a parameter list) for
+   each part.  Most values are plain "type/subtype; name=value" text, so
+   those are split here into one buffer; any other syntax (comments,
+   RFC 2231 or encoded-word parameters, escapes, 8-bit bytes, repeated
+   names) goes to g_mime_content_type_parse(), so results are the same. */
+
+#define CTYPE_MAX_PARAMS 6
+
+/* True for an RFC 2045 token character other than '*' and '%' (which
+   RFC 2231 gives a meaning in parameters). */
+static bool
+ctype_token_char(unsigned char c)
+{
+	return c > ' ' && c < 0x7f && strchr("()<>@,;:\\\"/[]?=*%", c) == NULL;
+}
+
+/* Copies the token at *p to *o with its NUL; false if there is none. */
+static bool
+ctype_token(const char **p, char **o)
+{
+	const char *s = *p;
+
+	while (ctype_token_char((unsigned char)**p))
+		*(*o)++ = *(*p)++;
+	*(*o)++ = '\0';
+	return *p > s;
+}
+
+/* Copies the quoted-string at *p (opening quote included) unquoted to *o
+   with its NUL; false for an escape, a control or 8-bit byte, an
+   encoded word or a missing closing quote. */
+static bool
+ctype_quoted(const char **p, char **o)
+{
+	const char *s = ++*p;
+
+	for (; **p != '"'; (*p)++) {
+		unsigned char c = (unsigned char)**p;
+
+		if (c < ' ' || c >= 0x7f || c == '\\' ||
+		    (c == '?' && *p > s && (*p)[-1] == '='))
+			return false;
+		*(*o)++ = (char)c;
+	}
+	*(*o)++ = '\0';
+	(*p)++;
+	return true;
+}
+
+static void
+ctype_skip_blanks(const char **p)
+{
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+}
+
+/* True if one of the pairs split so far is named name. */
+static bool
+ctype_repeated(const struct mime_ctype *ct, const char *name)
+{
+	const char *q = ct->params;
+	size_t i;
+
+	for (i = 0; i < ct->nparams; i++) {
+		if (g_ascii_strcasecmp(q, name) == 0)
+			return true;
+		q += strlen(q) + 1;
+		q += strlen(q) + 1;
+	}
+	return false;
+}
+
+/* Splits a simple value into ct (buf already allocated, large enough);
+   false if it is not simple. */
+static bool
+ctype_split(struct mime_ctype *ct, const char *p)
+{
+	char *o = ct->buf, *name;
+
+	ctype_skip_blanks(&p);
+	ct->type = o;
+	if (!ctype_token(&p, &o) || *p++ != '/')
+		return false;
+	ct->subtype = o;
+	if (!ctype_token(&p, &o))
+		return false;
+	ct->params = o;
+	for (ctype_skip_blanks(&p); *p != '\0'; ctype_skip_blanks(&p)) {
+		if (*p++ != ';' || ct->nparams == CTYPE_MAX_PARAMS)
+			return false;
+		ctype_skip_blanks(&p);
+		name = o;
+		if (!ctype_token(&p, &o) || *p++ != '=' ||
+		    ctype_repeated(ct, name))
+			return false;
+		if (*p == '"' ? !ctype_quoted(&p, &o) : !ctype_token(&p, &o))
+			return false;
+		ct->nparams++;
+	}
+	return true;
+}
+
+void
+mime_ctype_parse(struct mime_ctype *ct, const char *value,
+		 GMimeParserOptions *options)
+{
+	memset(ct, 0, sizeof(*ct));
+	ct->buf = g_malloc(strlen(value) + 1);
+	if (ctype_split(ct, value))
+		return;
+	g_free(ct->buf);
+	memset(ct, 0, sizeof(*ct));
+	ct->gm = g_mime_content_type_parse(options, value);
+	ct->type = g_mime_content_type_get_media_type(ct->gm);
+	ct->subtype = g_mime_content_type_get_media_subtype(ct->gm);
+}
+
+void
+mime_ctype_clear(struct mime_ctype *ct)
+{
+	g_free(ct->buf);
+	g_clear_object(&ct->gm);
+	memset(ct, 0, sizeof(*ct));
+}
+
+bool
+mime_ctype_is(const struct mime_ctype *ct, const char *type,
+	      const char *subtype)
+{
+	if (ct->gm != NULL)
+		return g_mime_content_type_is_type(ct->gm, type, subtype);
+	if (strcmp(type, "*") != 0 && g_ascii_strcasecmp(ct->type, type) != 0)
+		return false;
+	return strcmp(subtype, "*") == 0 ||
+	       g_ascii_strcasecmp(ct->subtype, subtype) == 0;
+}
+
+const char *
+mime_ctype_param(const struct mime_ctype *ct, const char *name)
+{
+	const char *q = ct->params;
+	size_t i;
+
+	if (ct->gm != NULL)
+		return g_mime_content_type_get_parameter(ct->gm, name);
+	for (i = 0; i < ct->nparams; i++) {
+		const char *value = q + strlen(q) + 1;
+
+		if (g_ascii_strcasecmp(q, name) == 0)
+			return value;
+		q = value + strlen(value) + 1;
+	}
+	return NULL;
+}
+
 /* --- part queries -------------------------------------------------------- */
 
 bool
 mime_part_is(const struct mime_part *part, const char *type,
 	     const char *subtype)
 {
-	return g_mime_content_type_is_type(part->type, type, subtype);
+	return mime_ctype_is(&part->type, type, subtype);
 }
 
 const char *
 mime_part_param(const struct mime_part *part, const char *name)
 {
-	return g_mime_content_type_get_parameter(part->type, name);
+	return mime_ctype_param(&part->type, name);
 }
 
 bool

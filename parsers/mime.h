@@ -35,10 +35,22 @@
 
 struct mime_headers;
 
+/* A parsed Content-Type.  Simple values (token/token and token or
+   quoted-string parameters, see mime_ctype_parse()) are split into buf;
+   anything else is kept as GMime parses it, in gm. */
+struct mime_ctype {
+	const char *type, *subtype; /* never NULL; in buf, gm or static */
+	char *buf;                  /* owned: type, subtype, then nparams
+				       "name\0value\0" pairs; or NULL */
+	const char *params;         /* the first pair in buf */
+	size_t nparams;
+	GMimeContentType *gm; /* owned reference, or NULL */
+};
+
 struct mime_part {
 	struct mime_headers *headers;  /* the part's fields; a message's
 					  Content-* fields are its body's */
-	GMimeContentType *type;        /* owned reference */
+	struct mime_ctype type;        /* from the last Content-Type */
 	GMimeContentEncoding encoding; /* Content-Transfer-Encoding */
 	const char *content;           /* raw body, not decoded; NULL if */
 	size_t content_len;            /* the part has none */
@@ -104,6 +116,24 @@ bool mime_part_is(const struct mime_part *part, const char *type,
 
 /* Returns the Content-Type parameter name of part, or NULL.  Borrowed. */
 const char *mime_part_param(const struct mime_part *part, const char *name);
+
+/* Parses a Content-Type value into *ct as g_mime_content_type_parse()
+   with options would, splitting simple values itself and leaving the
+   rest to GMime.  Release with mime_ctype_clear(). */
+void mime_ctype_parse(struct mime_ctype *ct, const char *value,
+		      GMimeParserOptions *options);
+
+/* Frees what ct owns and zeroes it. */
+void mime_ctype_clear(struct mime_ctype *ct);
+
+/* As g_mime_content_type_is_type(): case-insensitive, "*" matches any
+   type or subtype. */
+bool mime_ctype_is(const struct mime_ctype *ct, const char *type,
+		   const char *subtype);
+
+/* As g_mime_content_type_get_parameter(): the first parameter named
+   name (ignoring case), or NULL.  Borrowed from ct. */
+const char *mime_ctype_param(const struct mime_ctype *ct, const char *name);
 
 /* True if part has Content-Disposition: attachment. */
 bool mime_part_is_attachment(const struct mime_part *part);

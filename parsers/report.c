@@ -135,6 +135,15 @@ clean_line(const char *value)
 	o = out = g_malloc(strlen(value) + 1);
 	for (p = (const unsigned char *)value;
 	     *p != '\0' && (size_t)(o - out) < REPORT_MAX_FIELD; p += n) {
+		if (*p > ' ' && *p < 0x7f) {
+			/* printable ASCII, the common case: one byte */
+			if (space)
+				*o++ = ' ';
+			space = false;
+			*o++ = (char)*p;
+			n = 1;
+			continue;
+		}
 		n = (size_t)g_utf8_skip[*p];
 		if (is_blank_char(p, n)) {
 			space = o > out;

@@ -245,7 +245,8 @@ test_not_a_bounce(void)
 static void
 describe_part(GString *out, const struct mime_part *part)
 {
-	char *type = g_mime_content_type_get_mime_type(part->type);
+	char *type =
+	    g_strdup_printf("%s/%s", part->type.type, part->type.subtype);
 	guint i;
 
 	g_string_append(out, type);
@@ -272,9 +273,9 @@ describe_part(GString *out, const struct mime_part *part)
 static char *
 describe(const char *text)
 {
-	struct mime_message *msg =
-	    mime_message_parse(text, strlen(text), strncmp(text, "From ", 5) == 0,
-			       bounce_parser_options());
+	struct mime_message *msg = mime_message_parse(
+	    text, strlen(text), strncmp(text, "From ", 5) == 0,
+	    bounce_parser_options());
 	GString *out = g_string_new(NULL);
 
 	if (msg == NULL)
@@ -354,22 +355,184 @@ test_mime_fields(void)
 	    "Subject: =?utf-8?q?=3D=3Futf-8=3Fq=3Fabc=3F=3D?=\n"
 	    "X-C:    \n  folded\n   more  \n"
 	    "Content-Type: text/plain\n\nbody\n";
-	struct mime_message *msg = mime_message_parse(
-	    text, strlen(text), false, bounce_parser_options());
+	struct mime_message *msg = mime_message_parse(text, strlen(text), false,
+						      bounce_parser_options());
 
 	test_begin("header fields as GMime reads them");
 	test_assert_str(mime_headers_get(msg->headers, "subject"), "one");
 	test_assert_str(mime_headers_get_last(msg->headers, "Subject"),
 			"=?utf-8?q?abc?=");
 	test_assert_str(mime_headers_get(msg->headers, "Name"), "v");
-	test_assert_str(mime_headers_get(msg->headers, "X-C"),
-			"folded   more");
+	test_assert_str(mime_headers_get(msg->headers, "X-C"), "folded   more");
 	test_assert(mime_headers_get(msg->headers, "Content-Type") == NULL);
 	test_assert_str(mime_headers_get(msg->body->headers, "Content-Type"),
 			"text/plain");
 	test_assert_int(mime_headers_count(msg->headers), 4);
 	mime_message_free(&msg);
 	test_end();
+}
+
+/* Asserts that a Subject field with value comes out of
+   mime_headers_value() as GMime decodes it. */
+static void
+check_header_value(GMimeParserOptions *options, const char *value)
+{
+	char *text = g_strdup_printf("Subject: %s\n\nbody\n", value);
+	struct mime_message *msg =
+	    mime_message_parse(text, strlen(text), false, options);
+	char *unfolded = g_mime_utils_header_unfold(value);
+	char *want = g_mime_utils_header_decode_text(options, unfolded);
+
+	test_assert(msg != NULL);
+	if (msg != NULL)
+		test_assert_str(mime_headers_get(msg->headers, "Subject"),
+				want);
+	mime_message_free(&msg);
+	g_free(want);
+	g_free(unfolded);
+	g_free(text);
+}
+
+/* mime_headers_value() skips GMime's decoder for valid UTF-8 without an
+   encoded word; compares it with g_mime_utils_header_decode_text() over
+   a table of 8-bit values and random UTF-8 words and separators. */
+static void
+test_header_8bit(void)
+{
+	static const char *const cases[] = {
+	    "caf\xc3\xa9",
+	    "\xe3\x81\x82 \xe3\x81\x84\t\xe3\x81\x86",
+	    "  lead \xc2\xa0 trail  ",
+	    "a\x01\xc3\xa9\x7f b",
+	    "\xef\xbf\xbe\xef\xbf\xbf",
+	    "\xf4\x8f\xbf\xbf x",
+	    "= ? \xc3\xa9 ?=",
+	    "x =\xc3\xa9?",
+	    "\xa4\xa2\xa4\xa4 euc",
+	    "\x82\xa0 sjis",
+	    "\xe9t\xe9",
+	    "\xed\xa0\x80 surrogate",
+	    "\xc0\xaf overlong",
+	    "\xf4\x90\x80\x80 big",
+	    "tail \xe3\x81",
+	    "=?utf-8?b?w6k=?= \xc3\xa9",
+	    "\xc3\xa9=?x",
+	    NULL};
+	static const char *const words[] = {
+	    "a",        "\xc3\xa9", "\xe3\x81\x82", "\xf0\x9f\x98\x80",
+	    "=",        "?",        "\x01",         "\x7f",
+	    "\xc2\xa0", "(",        "\"",           "x\xe2\x80\x8by"};
+	static const char *const seps[] = {"", " ", "\t", "  ", " \t "};
+	GMimeParserOptions *options = bounce_parser_options();
+	GString *text = g_string_new(NULL);
+	guint32 seed = 1;
+	size_t i, j;
+
+	test_begin("8-bit header values decode as GMime does");
+	for (i = 0; i < 3000 || cases[i - 3000] != NULL; i++) {
+		if (i < 3000) {
+			g_string_truncate(text, 0);
+			for (j = 0; j < 1 + i % 7; j++) {
+				seed = seed * 1103515245 + 12345;
+				g_string_append(text, seps[(seed >> 8) % 5]);
+				g_string_append(text, words[(seed >> 16) % 12]);
+			}
+		} else {
+			g_string_assign(text, cases[i - 3000]);
+		}
+		check_header_value(options, text->str);
+	}
+	test_end();
+	g_string_free(text, TRUE);
+}
+
+/* Asserts that ct answers as GMime's own parse of value does. */
+static void
+check_ctype(const struct mime_ctype *ct, GMimeContentType *gm)
+{
+	static const char *const names[] = {
+	    "charset", "boundary", "report-type", "name",  "format", "a",
+	    "b",       "CHARSET",  "x",           "delsp", NULL};
+	GMimeParamList *list = g_mime_content_type_get_parameters(gm);
+	int i;
+
+	test_assert_str(ct->type, g_mime_content_type_get_media_type(gm));
+	test_assert_str(ct->subtype, g_mime_content_type_get_media_subtype(gm));
+	test_assert(mime_ctype_is(ct, "text", "*") ==
+		    g_mime_content_type_is_type(gm, "text", "*"));
+	test_assert(mime_ctype_is(ct, "*", "plain") ==
+		    g_mime_content_type_is_type(gm, "*", "plain"));
+	test_assert(mime_ctype_is(ct, "MULTIPART", "Report") ==
+		    g_mime_content_type_is_type(gm, "MULTIPART", "Report"));
+	for (i = 0; names[i] != NULL; i++)
+		test_assert_str(
+		    mime_ctype_param(ct, names[i]),
+		    g_mime_content_type_get_parameter(gm, names[i]));
+	for (i = 0; i < g_mime_param_list_length(list); i++) {
+		GMimeParam *param = g_mime_param_list_get_parameter_at(list, i);
+		const char *name = g_mime_param_get_name(param);
+
+		test_assert_str(mime_ctype_param(ct, name),
+				g_mime_content_type_get_parameter(gm, name));
+	}
+}
+
+/* The Content-Type fast path against g_mime_content_type_parse(). */
+static void
+test_ctype(void)
+{
+	static const struct {
+		const char *value;
+		bool fast;
+	} cases[] = {
+	    {"text/plain", true},
+	    {"TEXT/Plain; CharSet=ISO-2022-JP", true},
+	    {"  multipart/report;report-type=delivery-status;\t"
+	     "boundary=\"abc def:/?\"  ",
+	     true},
+	    {"multipart/mixed; boundary=\"----=_Part_1_2.3\"", true},
+	    {"text/plain; charset=\"\"", true},
+	    {"text/plain; a=1; b=2; c=3; d=4; e=5; f=6", true},
+	    {"text/plain; a=1; b=2; c=3; d=4; e=5; f=6; g=7", false},
+	    {"multipart/mixed; boundary=----=_NextPart_000", false},
+	    {"text/plain; charset=us-ascii (comment)", false},
+	    {"text/plain; charset=a; CHARSET=b", false},
+	    {"text/plain; name*=utf-8''%e2%82%ac", false},
+	    {"text/plain; name*0=a; name*1=b", false},
+	    {"text/plain; name=\"=?utf-8?q?x?=\"", false},
+	    {"text/plain; name=\"a\\\"b\"", false},
+	    {"text/plain; name=\"caf\xc3\xa9\"", false},
+	    {"text/plain; name=\"open", false},
+	    {"text/plain;", false},
+	    {"text/plain; ; charset=x", false},
+	    {"text / plain", false},
+	    {"text/plain charset=x", false},
+	    {"text", false},
+	    {"/plain", false},
+	    {"", false},
+	    {";", false},
+	    {"text/plain; charset =x", false},
+	    {"text/plain; charset= x", false},
+	    {"text/plain; charset=x y", false},
+	    {"text/plain;charset=utf-8;format=flowed;delsp=yes", true},
+	    {"application/octet-stream; name=\"a;b=c\"", true},
+	};
+	GMimeParserOptions *options = bounce_parser_options();
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct mime_ctype ct;
+		GMimeContentType *gm =
+		    g_mime_content_type_parse(options, cases[i].value);
+
+		test_begin(cases[i].value);
+		mime_ctype_parse(&ct, cases[i].value, options);
+		test_assert(cases[i].fast == (ct.gm == NULL));
+		check_ctype(&ct, gm);
+		mime_ctype_clear(&ct);
+		g_object_unref(gm);
+		test_end();
+	}
 }
 
 int
@@ -384,6 +547,8 @@ main(void)
 	test_not_a_bounce();
 	test_mime_rules();
 	test_mime_fields();
+	test_header_8bit();
+	test_ctype();
 	bounce_shutdown();
 	g_mime_shutdown();
 	return test_exit();

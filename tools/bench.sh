@@ -2,8 +2,10 @@
 # bench.sh - parse throughput and peak memory of `bouncectl parse`.
 #
 # Copies every fixture into a scratch directory until there are at least
-# BENCH_COUNT (default 10000) messages, parses them all in one process and
-# prints messages/s, MB/s and peak RSS (GNU time).  When libsisimai-perl is
+# BENCH_COUNT (default 10000) messages, parses them all with one
+# `bouncectl parse` command (which forks one worker per CPU by default; its
+# parent's peak RSS is what GNU time reports) and prints messages/s, MB/s
+# and peak RSS.  When libsisimai-perl is
 # installed the same directory goes through Sisimai in the same run and the
 # ratio is printed.  Run with `make bench`.
 set -eu
