@@ -43,18 +43,7 @@ CREATE TRIGGER crash_slow BEFORE INSERT ON messages FOR EACH ROW
 
 fails=0
 n=0
-same() {
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: got '$3', want '$2'"
-		fails=$((fails + 1))
-	fi
-}
-sql() {
-	psql -qAtX -c "$1"
-}
+. "$top_srcdir/tests/lib.sh"
 recorded() {
 	sql "SELECT count(*) FROM messages"
 }
@@ -131,5 +120,4 @@ if grep -q "expired: taken over" "$T/bounced.log"; then
 else
 	echo "FAIL no lease take-over logged"; fails=$((fails + 1))
 fi
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -56,28 +56,8 @@ ok() {
 		fails=$((fails + 1))
 	fi
 }
-same() {
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: got '$3', want '$2'"
-		fails=$((fails + 1))
-	fi
-}
-sql() {
-	psql -qAtX -c "$1"
-}
-files() {
-	find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l | tr -d ' '
-}
+. "$top_srcdir/tests/lib.sh"
 seq=0
-deliver() {
-	seq=$((seq + 1))
-	cp "$2" "$1/tmp/$seq.M$seq.idle-test"
-	[ "$(id -u)" = 0 ] && chown nobody:nogroup "$1/tmp/$seq.M$seq.idle-test"
-	mv "$1/tmp/$seq.M$seq.idle-test" "$1/new/"
-}
 # count_lines FILE PATTERN: lines of FILE containing PATTERN
 count_lines() {
 	grep -cF -- "$2" "$1"
@@ -159,5 +139,4 @@ pid=
 same "TERM logged" 1 "$(count_lines "$T/idle.log" "stopping on signal")"
 same "no password in the log" 0 "$(grep -c 'secret' "$T/idle.log")"
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

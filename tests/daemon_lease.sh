@@ -33,21 +33,7 @@ psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
 
 fails=0
 n=0
-same() {
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: got '$3', want '$2'"
-		fails=$((fails + 1))
-	fi
-}
-sql() {
-	psql -qAtX -c "$1"
-}
-files() {
-	find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l | tr -d ' '
-}
+. "$top_srcdir/tests/lib.sh"
 
 MB=30
 fixtures=$(ls "$FIX"/postfix/*.eml "$FIX"/exim/*.eml | LC_ALL=C sort | head -10)
@@ -164,5 +150,4 @@ same "after expiry: taken over" 1 "$(grep -c 'shop1/mb07: the lease of deadhost:
 same "after expiry: recorded" 1 "$(grep -c 'shop1/mb07: 1 message: 1 recorded' "$T/once2.log")"
 same "leases released" 0 "$(sql "SELECT count(*) FROM mailboxes WHERE lease_owner IS NOT NULL")"
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

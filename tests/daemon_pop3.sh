@@ -54,49 +54,8 @@ psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
 
 fails=0
 n=0
-# check NAME WANT_STATUS PATTERN CMD...: exit status and output pattern
-check() {
-	name=$1 want=$2 pat=$3
-	shift 3
-	n=$((n + 1))
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" != "$want" ]; then
-		echo "FAIL $name: exit $got, want $want"; cat "$T/out"
-		fails=$((fails + 1))
-	elif [ -n "$pat" ] && ! grep -qF -- "$pat" "$T/out"; then
-		echo "FAIL $name: output lacks '$pat'"; cat "$T/out"
-		fails=$((fails + 1))
-	else
-		echo "ok   $name"
-	fi
-}
-same() {
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: got '$3', want '$2'"
-		fails=$((fails + 1))
-	fi
-}
-sql() {
-	psql -qAtX -c "$1"
-}
-files() {
-	find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l | tr -d ' '
-}
+. "$top_srcdir/tests/lib.sh"
 seq=0
-deliver() {
-	md=$1
-	shift
-	for f in "$@"; do
-		seq=$((seq + 1))
-		cp "$f" "$md/new/$seq.M$seq.bounced-test"
-	done
-	[ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$DOVECOT_DIR/home" 2>/dev/null
-	return 0
-}
 conf() {
 	file=$1
 	shift
@@ -238,5 +197,4 @@ for mode in nouidl baduidl dupuidl; do
 	FAKE=
 done
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -54,40 +54,7 @@ psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
 
 fails=0
 n=0
-# check NAME WANT_STATUS PATTERN CMD... : runs CMD, checks its exit status
-# and that stdout+stderr contains PATTERN (a fixed string; "" = any).
-check() {
-	name=$1 want=$2 pat=$3
-	shift 3
-	n=$((n + 1))
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" != "$want" ]; then
-		echo "FAIL $name: exit $got, want $want"; cat "$T/out"
-		fails=$((fails + 1))
-	elif [ -n "$pat" ] && ! grep -qF -- "$pat" "$T/out"; then
-		echo "FAIL $name: output lacks '$pat'"; cat "$T/out"
-		fails=$((fails + 1))
-	else
-		echo "ok   $name"
-	fi
-}
-# same NAME WANT GOT
-same() {
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: got '$3', want '$2'"
-		fails=$((fails + 1))
-	fi
-}
-sql() {
-	psql -qAtX -c "$1"
-}
-files() {
-	find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l | tr -d ' '
-}
+. "$top_srcdir/tests/lib.sh"
 owned() {
 	[ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$DOVECOT_DIR/home" 2>/dev/null
 	return 0
@@ -293,5 +260,4 @@ if grep -q "messages\?:" "$T/out"; then
 	echo "FAIL uidvalidity: a message was seen again"; cat "$T/out"; fails=$((fails + 1))
 fi
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -20,28 +20,7 @@ psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
 
 fails=0
 n=0
-# check NAME WANT_STATUS PATTERN CMD... : runs CMD, checks its exit status
-# and that stdout+stderr contains PATTERN (a fixed string; "" = any).
-check() {
-	name=$1 want=$2 pat=$3
-	shift 3
-	n=$((n + 1))
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" != "$want" ]; then
-		echo "FAIL $name: exit $got, want $want"; cat "$T/out"
-		fails=$((fails + 1))
-	elif [ -n "$pat" ] && ! grep -qF -- "$pat" "$T/out"; then
-		echo "FAIL $name: output lacks '$pat'"; cat "$T/out"
-		fails=$((fails + 1))
-	else
-		echo "ok   $name"
-	fi
-}
-# sql QUERY: one value
-sql() {
-	psql -qAtX -c "$1"
-}
+. "$top_srcdir/tests/lib.sh"
 
 cat >"$T/bounced.conf" <<CONF
 shops = (
@@ -158,5 +137,4 @@ check "missing database" 1 "does not exist" \
     "$BC" shop list --db "dbname=no_such_db_$$"
 check "bad format" 2 "unknown format" "$BC" shop list --format xml
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

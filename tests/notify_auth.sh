@@ -198,32 +198,8 @@ fails=0
 n=0
 # every output of bouncectl, to look for a password in it
 : >"$T/all.log"
-check() {
-	name=$1 want=$2 pat=$3
-	shift 3
-	n=$((n + 1))
-	"$@" >"$T/out" 2>&1
-	got=$?
-	cat "$T/out" >>"$T/all.log"
-	if [ "$got" != "$want" ]; then
-		echo "FAIL $name: exit $got, want $want"; cat "$T/out"
-		fails=$((fails + 1))
-	elif [ -n "$pat" ] && ! grep -qF -- "$pat" "$T/out"; then
-		echo "FAIL $name: output lacks '$pat'"; cat "$T/out"
-		fails=$((fails + 1))
-	else
-		echo "ok   $name"
-	fi
-}
-same() {
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: got '$3', want '$2'"
-		fails=$((fails + 1))
-	fi
-}
+. "$top_srcdir/tests/lib.sh"
+CHECK_LOG=$T/all.log # every output of bouncectl, to look for a password in it
 # lacks NAME FILE STRING: FILE does not contain the fixed STRING
 lacks() {
 	n=$((n + 1))
@@ -233,9 +209,6 @@ lacks() {
 	else
 		echo "ok   $1"
 	fi
-}
-sql() {
-	psql -qAtX -c "$1"
 }
 # state SHOP: "state|attempts" of the shop's notice
 state() {
@@ -415,5 +388,4 @@ else
 	echo "FAIL the AUTH failure was not logged"; fails=$((fails + 1))
 fi
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -119,31 +119,7 @@ psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
 
 fails=0
 n=0
-check() {
-	name=$1 want=$2 pat=$3
-	shift 3
-	n=$((n + 1))
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" != "$want" ]; then
-		echo "FAIL $name: exit $got, want $want"; cat "$T/out"
-		fails=$((fails + 1))
-	elif [ -n "$pat" ] && ! grep -qF -- "$pat" "$T/out"; then
-		echo "FAIL $name: output lacks '$pat'"; cat "$T/out"
-		fails=$((fails + 1))
-	else
-		echo "ok   $name"
-	fi
-}
-same() {
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: got '$3', want '$2'"
-		fails=$((fails + 1))
-	fi
-}
+. "$top_srcdir/tests/lib.sh"
 # has NAME FILE STRING: FILE contains the fixed STRING
 has() {
 	n=$((n + 1))
@@ -152,9 +128,6 @@ has() {
 	else
 		echo "FAIL $1: lacks '$3'"; fails=$((fails + 1))
 	fi
-}
-sql() {
-	psql -qAtX -c "$1"
 }
 MD1="$DOVECOT_DIR/home/test@example.jp/Maildir"
 MD2="$DOVECOT_DIR/home/other@example.jp/Maildir"
@@ -373,5 +346,4 @@ check "daemon: polls and notifies" 0 "notifier: 1 composed, 1 sent" "$BD" --once
 wait_mails shop9 1
 same "daemon: the notice arrived" 1 "$(mails shop9 "$T/s9")"
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -25,34 +25,7 @@ psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
 
 fails=0
 n=0
-check() {
-	name=$1 want=$2 pat=$3
-	shift 3
-	n=$((n + 1))
-	"$@" >"$T/out" 2>&1
-	got=$?
-	if [ "$got" != "$want" ]; then
-		echo "FAIL $name: exit $got, want $want"; cat "$T/out"
-		fails=$((fails + 1))
-	elif [ -n "$pat" ] && ! grep -qF -- "$pat" "$T/out"; then
-		echo "FAIL $name: output lacks '$pat'"; cat "$T/out"
-		fails=$((fails + 1))
-	else
-		echo "ok   $name"
-	fi
-}
-same() {
-	n=$((n + 1))
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: got '$3', want '$2'"
-		fails=$((fails + 1))
-	fi
-}
-sql() {
-	psql -qAtX -c "$1"
-}
+. "$top_srcdir/tests/lib.sh"
 PY=/usr/bin/python3
 # json EXPR: evaluates EXPR over the stats JSON (bound to s) in Python
 json() {
@@ -228,5 +201,4 @@ check "extra argument" 2 "usage: bouncectl stats" "$BC" stats extra
 check "help" 0 "--format prometheus" "$BC" stats --help
 check "bouncectl --help lists stats" 0 "stats [--shop S]" "$BC" --help
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

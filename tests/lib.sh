@@ -1,0 +1,71 @@
+# lib.sh - the checks the integration test scripts share.  Sourced by
+# tests/*.sh after they have set T (their scratch directory) and
+# fails=0 n=0; every check counts into n and, when it fails, into fails.
+# A script ends with `finish`.
+
+# check NAME WANT_STATUS PATTERN CMD... : runs CMD, checks its exit status
+# and that stdout+stderr contains PATTERN (a fixed string; "" = any).
+# When CHECK_LOG names a file, every output is appended to it too.
+check() {
+	name=$1 want=$2 pat=$3
+	shift 3
+	n=$((n + 1))
+	"$@" >"$T/out" 2>&1
+	got=$?
+	[ -n "${CHECK_LOG:-}" ] && cat "$T/out" >>"$CHECK_LOG"
+	if [ "$got" != "$want" ]; then
+		echo "FAIL $name: exit $got, want $want"; cat "$T/out"
+		fails=$((fails + 1))
+	elif [ -n "$pat" ] && ! grep -qF -- "$pat" "$T/out"; then
+		echo "FAIL $name: output lacks '$pat'"; cat "$T/out"
+		fails=$((fails + 1))
+	else
+		echo "ok   $name"
+	fi
+}
+
+# same NAME WANT GOT
+same() {
+	n=$((n + 1))
+	if [ "$2" = "$3" ]; then
+		echo "ok   $1"
+	else
+		echo "FAIL $1: got '$3', want '$2'"
+		fails=$((fails + 1))
+	fi
+}
+
+# sql QUERY: one query against $PGDATABASE, unaligned, no headers
+sql() {
+	psql -qAtX -c "$1"
+}
+
+# files DIR: the number of messages in a Maildir folder (new + cur)
+files() {
+	find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l | tr -d ' '
+}
+
+# deliver MAILDIR FILE...: delivers each file into MAILDIR/new the way an
+# MDA does (written in tmp/, then renamed), named $seq.M$seq.bounced-test
+# with seq counting up; owned by the private Dovecot's user when root.
+seq=0
+deliver() {
+	md=$1
+	shift
+	mkdir -p "$md/tmp"
+	for f in "$@"; do
+		seq=$((seq + 1))
+		tmpf="$md/tmp/$seq.M$seq.bounced-test"
+		cp "$f" "$tmpf"
+		[ "$(id -u)" = 0 ] && chown nobody:nogroup "$md/tmp" "$tmpf"
+		mv "$tmpf" "$md/new/"
+	done
+	return 0
+}
+
+# finish: prints the count and exits 0 when nothing failed, else 1
+finish() {
+	echo "$n checks, $fails failed"
+	[ "$fails" -eq 0 ]
+	exit
+}
