@@ -23,6 +23,7 @@ FIX="$top_srcdir/tests/fixtures"
 TOTAL=${CRASH_MESSAGES:-2000}
 KILLS=${CRASH_KILLS:-20}
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 PID=
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
@@ -30,9 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PGDATABASE=crash_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database crash
 "$BC" db migrate >/dev/null || exit 99
 # 2 ms per recorded message (a trigger), so the kills land while work
 # remains however fast the machine is, and often inside a transaction
@@ -43,7 +42,6 @@ CREATE TRIGGER crash_slow BEFORE INSERT ON messages FOR EACH ROW
 
 fails=0
 n=0
-. "$top_srcdir/tests/lib.sh"
 recorded() {
 	sql "SELECT count(*) FROM messages"
 }

@@ -19,6 +19,7 @@ BD="$top_builddir/bounced/bounced"
 BC="$top_builddir/bouncectl"
 FIX="$top_srcdir/tests/fixtures"
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 DOVECOT_DIR=
 pid=
 cleanup() {
@@ -28,20 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for try in 1 2 3; do
-	BASE_PORT=$((21000 + ($$ * 19 + try * 983) % 8000))
-	export BASE_PORT
-	env=$("$top_srcdir/tests/dovecot.sh" start 2>"$T/dovecot.err")
-	rc=$?
-	[ $rc -eq 0 ] && break
-	[ $rc -eq 77 ] && { cat "$T/dovecot.err"; exit 77; }
-done
-[ $rc -eq 0 ] || { cat "$T/dovecot.err"; exit 99; }
-eval "$env"
+start_dovecot 19
 
-PGDATABASE=idle_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database idle
 "$BC" db migrate >/dev/null || exit 99
 
 fails=0
@@ -56,7 +46,6 @@ ok() {
 		fails=$((fails + 1))
 	fi
 }
-. "$top_srcdir/tests/lib.sh"
 seq=0
 # count_lines FILE PATTERN: lines of FILE containing PATTERN
 count_lines() {

@@ -25,6 +25,7 @@ BD="$top_builddir/bounced/bounced"
 BC="$top_builddir/bouncectl"
 FIX="$top_srcdir/tests/fixtures"
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 DOVECOT_DIR=
 cleanup() {
 	[ -n "$DOVECOT_DIR" ] && "$top_srcdir/tests/dovecot.sh" stop "$DOVECOT_DIR"
@@ -32,25 +33,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Dovecot on a random base port (retried if a port is taken)
-for try in 1 2 3; do
-	BASE_PORT=$((21000 + ($$ * 13 + try * 997) % 8000))
-	export BASE_PORT
-	env=$("$top_srcdir/tests/dovecot.sh" start 2>"$T/dovecot.err")
-	rc=$?
-	[ $rc -eq 0 ] && break
-	[ $rc -eq 77 ] && { cat "$T/dovecot.err"; exit 77; }
-done
-[ $rc -eq 0 ] || { cat "$T/dovecot.err"; exit 99; }
-eval "$env"
+start_dovecot 13
 
-PGDATABASE=daemon_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database daemon
 
 fails=0
 n=0
-. "$top_srcdir/tests/lib.sh"
 # deliver MAILDIR FILE...: writes each file into MAILDIR/new
 seq=0
 

@@ -20,6 +20,7 @@ BD="$top_builddir/bounced/bounced"
 BC="$top_builddir/bouncectl"
 FIX="$top_srcdir/tests/fixtures"
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 PIDS=
 cleanup() {
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
@@ -27,13 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PGDATABASE=lease_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database lease
 
 fails=0
 n=0
-. "$top_srcdir/tests/lib.sh"
 
 MB=30
 fixtures=$(ls "$FIX"/postfix/*.eml "$FIX"/exim/*.eml | LC_ALL=C sort | head -10)

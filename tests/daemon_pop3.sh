@@ -24,6 +24,7 @@ BD="$top_builddir/bounced/bounced"
 BC="$top_builddir/bouncectl"
 FIX="$top_srcdir/tests/fixtures"
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 DOVECOT_DIR=
 FAKE=
 cleanup() {
@@ -33,28 +34,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for try in 1 2 3; do
-	BASE_PORT=$((21000 + ($$ * 17 + try * 991) % 8000))
-	export BASE_PORT
-	env=$("$top_srcdir/tests/dovecot.sh" start 2>"$T/dovecot.err")
-	rc=$?
-	[ $rc -eq 0 ] && break
-	[ $rc -eq 77 ] && { cat "$T/dovecot.err"; exit 77; }
-done
-[ $rc -eq 0 ] || { cat "$T/dovecot.err"; exit 99; }
-eval "$env"
+start_dovecot 17
 if [ -z "$POP3_PORT" ]; then
 	echo "no dovecot-pop3d: skipped"
 	exit 77
 fi
 
-PGDATABASE=pop3_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database pop3
 
 fails=0
 n=0
-. "$top_srcdir/tests/lib.sh"
 seq=0
 conf() {
 	file=$1

@@ -25,6 +25,7 @@ BC="$top_builddir/bouncectl"
 FIX="$top_srcdir/tests/fixtures"
 PY=/usr/bin/python3
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 DOVECOT_DIR=
 pid=
 fpid=
@@ -36,25 +37,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for try in 1 2 3; do
-	BASE_PORT=$((21000 + ($$ * 17 + try * 991) % 8000))
-	export BASE_PORT
-	env=$("$top_srcdir/tests/dovecot.sh" start 2>"$T/dovecot.err")
-	rc=$?
-	[ $rc -eq 0 ] && break
-	[ $rc -eq 77 ] && { cat "$T/dovecot.err"; exit 77; }
-done
-[ $rc -eq 0 ] || { cat "$T/dovecot.err"; exit 99; }
-eval "$env"
+start_dovecot 17
 
-PGDATABASE=restart_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database restart
 "$BC" db migrate >/dev/null || exit 99
 
 fails=0
 n=0
-. "$top_srcdir/tests/lib.sh"
 owned() {
 	[ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$DOVECOT_DIR/home" 2>/dev/null
 	return 0

@@ -13,14 +13,12 @@ fi
 BC="$top_builddir/bouncectl"
 FIX="$top_srcdir/tests/fixtures/postfix"
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 trap 'rm -rf "$T"' EXIT
-PGDATABASE=cli_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database cli
 
 fails=0
 n=0
-. "$top_srcdir/tests/lib.sh"
 
 cat >"$T/bounced.conf" <<CONF
 shops = (

@@ -1,7 +1,38 @@
-# lib.sh - the checks the integration test scripts share.  Sourced by
-# tests/*.sh after they have set T (their scratch directory) and
-# fails=0 n=0; every check counts into n and, when it fails, into fails.
-# A script ends with `finish`.
+# lib.sh - what the integration test scripts share: starting their
+# private servers and the checks.  Sourced by tests/*.sh once they have
+# set T (their scratch directory); every check counts into n and, when
+# it fails, into fails (the script sets both to 0).  A script ends with
+# `finish`.
+
+# new_database PREFIX: creates the database PREFIX_<pid> on the test's
+# PostgreSQL (tests/pg.sh) and selects it (PGDATABASE); exits 99 if it
+# cannot.
+new_database() {
+	PGDATABASE=$1_$$
+	export PGDATABASE
+	psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+}
+
+# start_dovecot SALT [NAME=VALUE...]: starts a private Dovecot
+# (tests/dovecot.sh, with these variables in its environment) on a
+# random base port derived from the pid and SALT (a number of the
+# script's own, so tests running side by side differ), retried on three
+# ports; sets what dovecot.sh prints (DOVECOT_DIR, the ports, ...).
+# Exits 77 when Dovecot is not installed, 99 when it cannot start.
+start_dovecot() {
+	salt=$1
+	shift
+	for try in 1 2 3; do
+		BASE_PORT=$((21000 + ($$ * salt + try * 991) % 8000))
+		export BASE_PORT
+		dc_env=$(env "$@" "$top_srcdir/tests/dovecot.sh" start 2>"$T/dovecot.err")
+		rc=$?
+		[ $rc -eq 0 ] && break
+		[ $rc -eq 77 ] && { cat "$T/dovecot.err"; exit 77; }
+	done
+	[ $rc -eq 0 ] || { cat "$T/dovecot.err"; exit 99; }
+	eval "$dc_env"
+}
 
 # check NAME WANT_STATUS PATTERN CMD... : runs CMD, checks its exit status
 # and that stdout+stderr contains PATTERN (a fixed string; "" = any).

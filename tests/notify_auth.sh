@@ -49,6 +49,7 @@ RELAY_USER=relay@notify.test
 RELAY_PW=Rl4y-pw-7Qx2zK
 WRONG_PW=Wr0ng-pw-9Jd4mN
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 chmod 755 "$T"
 PF="$T/pf"
 DOVECOT_DIR=
@@ -60,17 +61,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- Dovecot: LMTP, the relay user, an auth socket for Postfix --------------
-for try in 1 2 3; do
-	BASE_PORT=$((21000 + ($$ * 23 + try * 997) % 8000))
-	export BASE_PORT
-	env=$(DOVECOT_LMTP=1 DOVECOT_USERS="$RELAY_USER:$RELAY_PW" \
-	    "$top_srcdir/tests/dovecot.sh" start 2>"$T/dovecot.err")
-	rc=$?
-	[ $rc -eq 0 ] && break
-	[ $rc -eq 77 ] && { cat "$T/dovecot.err"; exit 77; }
-done
-[ $rc -eq 0 ] || { cat "$T/dovecot.err"; exit 99; }
-eval "$env"
+start_dovecot 23 DOVECOT_LMTP=1 DOVECOT_USERS="$RELAY_USER:$RELAY_PW"
 # Postfix's smtpd runs as postfix, Dovecot as nobody: a socket anyone
 # may use, in the test's own directory
 cat >>"$DOVECOT_CONF" <<EOF
@@ -190,16 +181,13 @@ s.ehlo("probe.test")
 print("submission after STARTTLS:", s.esmtp_features.get("auth", "-").strip())
 s.quit()
 EOF
-PGDATABASE=notify_auth_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database notify_auth
 
 fails=0
 n=0
 # every output of bouncectl, to look for a password in it
 : >"$T/all.log"
-. "$top_srcdir/tests/lib.sh"
-CHECK_LOG=$T/all.log # every output of bouncectl, to look for a password in it
+CHECK_LOG=$T/all.log
 # lacks NAME FILE STRING: FILE does not contain the fixed STRING
 lacks() {
 	n=$((n + 1))

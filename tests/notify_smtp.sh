@@ -41,6 +41,7 @@ BD="$top_builddir/bounced/bounced"
 FIX="$top_srcdir/tests/fixtures/postfix"
 CHECK="/usr/bin/python3 $top_srcdir/tests/notify_check.py"
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 chmod 755 "$T"
 PF="$T/pf"
 DOVECOT_DIR=
@@ -52,16 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- Dovecot with LMTP, Postfix relaying to it -------------------------------
-for try in 1 2 3; do
-	BASE_PORT=$((21000 + ($$ * 17 + try * 991) % 8000))
-	export BASE_PORT
-	env=$(DOVECOT_LMTP=1 "$top_srcdir/tests/dovecot.sh" start 2>"$T/dovecot.err")
-	rc=$?
-	[ $rc -eq 0 ] && break
-	[ $rc -eq 77 ] && { cat "$T/dovecot.err"; exit 77; }
-done
-[ $rc -eq 0 ] || { cat "$T/dovecot.err"; exit 99; }
-eval "$env"
+start_dovecot 17 DOVECOT_LMTP=1
 SMTP_PORT=$((BASE_PORT + 854))
 CLOSED_PORT=$((BASE_PORT + 855))
 
@@ -113,13 +105,10 @@ for i in range(100):
 sys.exit(1)
 EOF
 
-PGDATABASE=notify_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database notify
 
 fails=0
 n=0
-. "$top_srcdir/tests/lib.sh"
 # has NAME FILE STRING: FILE contains the fixed STRING
 has() {
 	n=$((n + 1))

@@ -18,14 +18,12 @@ BC="$top_builddir/bouncectl"
 BD="$top_builddir/bounced/bounced"
 FIX="$top_srcdir/tests/fixtures"
 T=$(mktemp -d) || exit 99
+. "$top_srcdir/tests/lib.sh"
 trap 'rm -rf "$T"' EXIT
-PGDATABASE=stats_$$
-export PGDATABASE
-psql -q -d postgres -c "CREATE DATABASE $PGDATABASE" || exit 99
+new_database stats
 
 fails=0
 n=0
-. "$top_srcdir/tests/lib.sh"
 PY=/usr/bin/python3
 # json EXPR: evaluates EXPR over the stats JSON (bound to s) in Python
 json() {
