@@ -17,53 +17,7 @@
 
 #include "bounced/fetch.h"
 #include "bounced/notify.h"
-
-/* The relay password from its file (first line) or the variable
-   password_env names, as the mailboxes' (poll.c).  Returns it (the
-   caller wipes and g_frees it) or NULL and *error_r, which never holds
-   the password. */
-static char *
-smtp_password(const struct config_smtp *r, char **error_r)
-{
-	GError *err = NULL;
-	const char *v;
-	char *pw = NULL;
-
-	if (r->password_env != NULL) {
-		if ((v = g_getenv(r->password_env)) == NULL || *v == '\0') {
-			*error_r = g_strdup_printf("smtp password_env: %s is "
-						   "not set",
-						   r->password_env);
-			return NULL;
-		}
-		return g_strdup(v);
-	}
-	if (!g_file_get_contents(r->password_file, &pw, NULL, &err)) {
-		*error_r =
-		    g_strdup_printf("smtp password_file: %s", err->message);
-		g_error_free(err);
-		return NULL;
-	}
-	pw[strcspn(pw, "\r\n")] = '\0';
-	if (*pw == '\0') {
-		*error_r = g_strdup_printf("smtp password_file %s: the first "
-					   "line is empty",
-					   r->password_file);
-		g_free(pw);
-		return NULL;
-	}
-	return pw;
-}
-
-/* Wipes and frees the password; NULL is a no-op. */
-static void
-smtp_password_free(char *pw)
-{
-	if (pw == NULL)
-		return;
-	memset(pw, 0, strlen(pw));
-	g_free(pw);
-}
+#include "bounced/secret.h"
 
 static void
 smtp_sni(struct mailstream_ssl_context *ctx, void *data)
@@ -236,7 +190,9 @@ notify_smtp_send(const struct config_smtp *relay, const char *env_from,
 
 	*warning_r = NULL;
 	/* no password, no connection: the relay never sees a half login */
-	if (relay->user != NULL && (pw = smtp_password(relay, error_r)) == NULL)
+	if (relay->user != NULL &&
+	    (pw = secret_read(relay->password_env, relay->password_file,
+			      "smtp ", error_r)) == NULL)
 		return NOTIFY_SMTP_TEMP;
 	s = mailsmtp_new(0, NULL);
 	mailsmtp_set_timeout(s, relay->timeout);
@@ -244,7 +200,7 @@ notify_smtp_send(const struct config_smtp *relay, const char *env_from,
 	    smtp_auth(s, relay, pw, error_r) == 0)
 		res = smtp_transaction(s, env_from, rcpts, data, len, warning_r,
 				       error_r);
-	smtp_password_free(pw);
+	secret_free(pw);
 	if (s->stream != NULL)
 		mailsmtp_quit(s);
 	mailsmtp_free(s);

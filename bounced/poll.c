@@ -19,6 +19,7 @@
 #include "bounced/lease.h"
 #include "bounced/log.h"
 #include "bounced/poll.h"
+#include "bounced/secret.h"
 #include "db/mailbox.h"
 #include "db/poll_status.h"
 #include "db/query.h"
@@ -59,41 +60,6 @@ poll_sync_shops(struct poll_ctx *ctx, const struct bounced_config *cfg,
 		ret = shop_sync_all(ctx->db, cfg, &n, error_r);
 	store_reload_shops(ctx->store);
 	return ret;
-}
-
-/* The password of m: its password_file (first line) or the variable
-   password_env.  Returns it (g_free) or NULL and *error_r. */
-static char *
-poll_password(const struct bounced_mailbox *m, char **error_r)
-{
-	GError *gerr = NULL;
-	char *pw = NULL;
-	const char *v;
-
-	if (m->password_env != NULL) {
-		if ((v = g_getenv(m->password_env)) == NULL || *v == '\0') {
-			*error_r = g_strdup_printf(
-			    "password_env: the environment variable %s is "
-			    "not set",
-			    m->password_env);
-			return NULL;
-		}
-		return g_strdup(v);
-	}
-	if (!g_file_get_contents(m->password_file, &pw, NULL, &gerr)) {
-		*error_r = g_strdup_printf("password_file: %s", gerr->message);
-		g_error_free(gerr);
-		return NULL;
-	}
-	pw[strcspn(pw, "\r\n")] = '\0';
-	if (*pw == '\0') {
-		*error_r = g_strdup_printf("password_file %s: the first line "
-					   "is empty",
-					   m->password_file);
-		g_free(pw);
-		return NULL;
-	}
-	return pw;
 }
 
 /* Where a message of this kind goes. */
@@ -285,14 +251,13 @@ poll_open(struct poll_run *run, char **error_r)
 		return -1;
 	run->uidvalidity = p.uidvalidity;
 	if (run->mbox->protocol != CONFIG_MAILDIR &&
-	    (password = poll_password(run->mbox, error_r)) == NULL)
+	    (password = secret_read(run->mbox->password_env,
+				   run->mbox->password_file, "",
+				   error_r)) == NULL)
 		return -1;
 	p.password = password;
 	ret = run->ops->open(&p, &run->f, error_r);
-	if (password != NULL) {
-		memset(password, 0, strlen(password));
-		g_free(password);
-	}
+	secret_free(password);
 	return ret;
 }
 
@@ -369,12 +334,12 @@ poll_idle_open(const struct bounced_mailbox *m, struct fetch_idle **w_r,
 	*w_r = NULL;
 	if (m->protocol != CONFIG_IMAP || !m->idle)
 		return 0;
-	if ((password = poll_password(m, error_r)) == NULL)
+	if ((password = secret_read(m->password_env, m->password_file, "",
+				    error_r)) == NULL)
 		return -1;
 	p.password = password;
 	ret = fetch_idle_open(&p, w_r, error_r);
-	memset(password, 0, strlen(password));
-	g_free(password);
+	secret_free(password);
 	return ret;
 }
 

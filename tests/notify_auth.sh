@@ -319,7 +319,7 @@ esac
 same "wrong password: retried in a minute" "t" \
     "$(sql "SELECT next_attempt_at BETWEEN now() + interval '50 seconds' AND now() + interval '70 seconds' FROM notify_notices WHERE shop_id = 'wrongpw'")"
 same "unset password_env: to retry" "queued|1" "$(state unsetenv)"
-same "unset password_env: why" "smtp password_env: BOUNCED_UNSET_PW is not set" "$(error unsetenv)"
+same "unset password_env: why" "smtp password_env: the environment variable BOUNCED_UNSET_PW is not set" "$(error unsetenv)"
 same "missing password_file: to retry" "queued|1" "$(state nofile)"
 n=$((n + 1))
 case $(error nofile) in
