@@ -30,12 +30,8 @@ lease_take(struct lease *l, struct db *db, const char *owner, int seconds,
 	*previous_r = NULL;
 	/* libpq notices a lost connection only when it is used */
 	for (tries = 0; tries < 2; tries++) {
-		if (tries > 0) {
-			if (PQstatus(db_conn(db)) == CONNECTION_OK)
-				return -1;
-			g_free(*error_r);
-			*error_r = NULL;
-		}
+		if (tries > 0 && !db_retry_after_loss(db, error_r))
+			return -1;
 		if (db_ensure(db, error_r) < 0)
 			return -1;
 		r = mailbox_lease_take(db, shop_id, mailbox_id, protocol, owner,

@@ -192,12 +192,8 @@ poll_cursor(struct poll_run *run, struct fetch_params *p, char **error_r)
 	int tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		if (tries > 0) {
-			if (PQstatus(db_conn(db)) == CONNECTION_OK)
-				return -1;
-			g_free(*error_r);
-			*error_r = NULL;
-		}
+		if (tries > 0 && !db_retry_after_loss(db, error_r))
+			return -1;
 		if (db_ensure(db, error_r) < 0)
 			return -1;
 		if (mailbox_cursor_get(db, run->shop->id, run->mbox->name,

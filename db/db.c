@@ -112,6 +112,16 @@ db_ensure(struct db *db, char **error_r)
 	return -1;
 }
 
+bool
+db_retry_after_loss(struct db *db, char **error_r)
+{
+	if (PQstatus(db->conn) == CONNECTION_OK)
+		return false;
+	g_free(*error_r);
+	*error_r = NULL;
+	return true;
+}
+
 PGconn *
 db_conn(struct db *db)
 {

@@ -31,6 +31,12 @@ void db_close(struct db **db);
    when the connection is usable, else -1 and *error_r. */
 int db_ensure(struct db *db, char **error_r);
 
+/* After a statement on db failed with *error_r: true if the connection
+   was lost (libpq notices that only when the connection is used), with
+   *error_r freed and cleared, so the caller reconnects with db_ensure()
+   and tries once more; false (error kept) for any other failure. */
+bool db_retry_after_loss(struct db *db, char **error_r);
+
 /* The underlying connection, owned by db. */
 PGconn *db_conn(struct db *db);
 
