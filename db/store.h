@@ -58,10 +58,31 @@ int store_shop_exists(struct store *store, const char *shop_id,
 
 /* Records raw (len bytes) and its parsed report.  Returns 0 and fills
    *out (clear it with store_outcome_clear()), or -1 and *error_r; on
-   error nothing was recorded. */
+   error nothing was recorded.  A batch of one. */
 int store_record(struct store *store, const struct store_source *src,
     const char *raw, size_t len, const struct bounce_report *report,
     struct store_outcome *out, char **error_r);
+
+/* One message of a batch: src, raw and report are borrowed; out is
+   filled by store_record_batch() (clear it with store_outcome_clear()). */
+struct store_input {
+	struct store_source src;
+	const char *raw;
+	size_t len;
+	const struct bounce_report *report;
+	struct store_outcome out;
+};
+
+/* Records in[0..n-1], all from the same mailbox (same shop_id,
+   mailbox_id and protocol), in one transaction, with the outcome of
+   recording them one by one in that order (the same rows, values and id
+   order); the cursor moves to the highest uid among them.  A few
+   set-based statements per batch instead of several per recipient.
+   Returns 0 with every in[i].out filled (a replay: duplicate), or -1 and
+   *error_r: nothing was recorded (then record them one by one to learn
+   which message fails). */
+int store_record_batch(struct store *store, struct store_input *in, guint n,
+    char **error_r);
 
 void store_outcome_clear(struct store_outcome *out);
 

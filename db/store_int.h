@@ -71,6 +71,15 @@ const struct store_shop *store_find_shop(struct store *store, const char *id);
 /* Sets m->shop, m->shop_id and m->attribution (issue 3 §4). */
 void store_attribute(struct store_msg *m, const char *mailbox_shop);
 
+/* The event time of report (Unix seconds): its date if sane, else now. */
+gint64 store_event_time(const struct bounce_report *report);
+
+/* s, or NULL when s is NULL or empty. */
+const char *store_nz(const char *s);
+
+/* Orders items by address (C order), those without one last. */
+int store_item_cmp(gconstpointer a, gconstpointer b);
+
 /* "mid:<id>" / "env:<id>" / "msg:<sha256>": one original mail; g_free. */
 char *store_orig_key(const struct bounce_report *report, const char *sha);
 

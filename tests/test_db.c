@@ -246,6 +246,14 @@ static const struct scenario scenarios[] = {
 		{2, 'L', "sent-z@shop", 0, 2, false, false},
 		{10, 'F', "sent-z@shop", 1, 3, false, false},
 		{12, 'F', NULL, 1, 4, true, false}}},
+	/* the send drew a (sender-side) failure: no reset; in a batch the
+	   send-log query must see that result, recorded in the same batch */
+	{"sendlog-drew-sender-failure", 4, false, {
+		{0, 'F', NULL, 1, 1, false, false},
+		{1, 'F', NULL, 1, 2, false, false},
+		{2, 'L', "sent-w@shop", 0, 2, false, false},
+		{9, 'S', "sent-w@shop", 0, 2, false, false},
+		{10, 'F', NULL, 1, 3, false, false}}},
 	{"stale", 4, false, {
 		{0, 'F', NULL, 1, 1, false, false},
 		{1, 'F', NULL, 1, 2, false, false},
@@ -271,9 +279,10 @@ static const struct scenario scenarios[] = {
 		{1, 'H', NULL, 1, 2, true, false}}},
 };
 
-/* Records one step of a scenario. */
-static struct store_outcome
-tevent(const char *shop, const struct step *st, int i)
+/* The report of step i of a scenario (not 'L'), whose original is
+   st->mid or "PREFIX-i@shop". */
+static struct bounce_report *
+tstep_report(const char *prefix, const struct step *st, int i)
 {
 	static const struct {
 		char ev;
@@ -303,32 +312,51 @@ tevent(const char *shop, const struct step *st, int i)
 		    BOUNCE_SIDE_RECIPIENT},
 	};
 	char *mid = st->mid != NULL ? g_strdup(st->mid) :
-	    g_strdup_printf("%s-%d@shop", shop, i);
-	char *key = g_strdup_printf("%s:%d", shop, i);
-	struct store_outcome out = {0};
+	    g_strdup_printf("%s-%d@shop", prefix, i);
+	struct bounce_report *rep;
+	struct trcpt r;
 	size_t e;
 
-	if (st->ev == 'L') {
-		char *when = g_strdup_printf("%d", T0 + st->day * DAY);
-		const char *p[4] = {shop, ADDR, mid, when};
-
-		sql("SELECT bounced_log_send($1, 'o1', 'thanks', $2, $3, NULL, "
-		    "to_timestamp($4::float8))", 4, p);
-		g_free(when);
-	} else {
-		for (e = 0; e < G_N_ELEMENTS(evs) && evs[e].ev != st->ev; e++)
-			;
-		if (e == G_N_ELEMENTS(evs))
-			abort();
-		{
-			struct trcpt r = {ADDR, evs[e].action, evs[e].reason,
-			    evs[e].hard, evs[e].side};
-
-			out = trecord(shop, key, treport(evs[e].kind,
-			    T0 + st->day * DAY + i, mid, NULL, "o1", &r, 1));
-		}
-	}
+	for (e = 0; e < G_N_ELEMENTS(evs) && evs[e].ev != st->ev; e++)
+		;
+	if (e == G_N_ELEMENTS(evs))
+		abort();
+	r.addr = ADDR;
+	r.action = evs[e].action;
+	r.reason = evs[e].reason;
+	r.hard = evs[e].hard;
+	r.side = evs[e].side;
+	rep = treport(evs[e].kind, T0 + st->day * DAY + i, mid, NULL, "o1",
+	    &r, 1);
 	g_free(mid);
+	return rep;
+}
+
+/* Logs the send of step st ('L') for shop. */
+static void
+tlog_send(const char *shop, const struct step *st)
+{
+	char *when = g_strdup_printf("%d", T0 + st->day * DAY);
+	const char *p[4] = {shop, ADDR, st->mid, when};
+
+	sql("SELECT bounced_log_send($1, 'o1', 'thanks', $2, $3, NULL, "
+	    "to_timestamp($4::float8))", 4, p);
+	g_free(when);
+}
+
+/* Records one step of a scenario. */
+static struct store_outcome
+tevent(const char *shop, const struct step *st, int i)
+{
+	struct store_outcome out = {0};
+	char *key;
+
+	if (st->ev == 'L') {
+		tlog_send(shop, st);
+		return out;
+	}
+	key = g_strdup_printf("%s:%d", shop, i);
+	out = trecord(shop, key, tstep_report(shop, st, i));
 	g_free(key);
 	return out;
 }
@@ -369,6 +397,216 @@ test_scenarios(void)
 		test_end();
 		g_free(name);
 	}
+}
+
+/* -------------------------------------------- batches equal one by one */
+
+/* What recording left for shop, as one string with shop-independent
+   values: results in id order, recipient states, outbox rows in id
+   order, alerts, counted originals.  Two shops fed the same mail the one
+   by one and the batched way must give equal strings. */
+static char *
+tfingerprint(const char *shop)
+{
+	const char *p[1] = {shop};
+
+	return sql_value(
+	    "SELECT concat_ws(E'\n', "
+	    "(SELECT string_agg(concat_ws('|', rcpt_index, recipient, address, "
+	    "occurred_at, kind, reason, side, counted, fatal, decision, "
+	    "orig_key), ';' ORDER BY result_id) FROM results WHERE shop_id = $1), "
+	    "(SELECT string_agg(concat_ws('|', address, consecutive, "
+	    "first_failure_at, last_failure_at, last_success_at, "
+	    "last_success_why, suppressed_at, suppressed_rule, "
+	    "(SELECT count(*) FROM results r WHERE r.shop_id = s.shop_id AND "
+	    "r.result_id <= s.suppressed_result), would_suppress_at, "
+	    "would_suppress_rule), ';' ORDER BY address) FROM recipient_state s "
+	    "WHERE shop_id = $1), "
+	    "(SELECT string_agg(concat_ws('|', o.kind, o.payload::text, "
+	    "(SELECT count(*) FROM results r WHERE r.shop_id = o.shop_id AND "
+	    "r.result_id <= o.result_id)), ';' ORDER BY outbox_id) "
+	    "FROM notify_outbox o WHERE shop_id = $1), "
+	    "(SELECT string_agg(concat_ws('|', reason, provider, status), ';' "
+	    "ORDER BY alert_id) FROM shop_alerts WHERE shop_id = $1), "
+	    "(SELECT string_agg(concat_ws('|', address, orig_key), ';' ORDER BY "
+	    "result_id) FROM counted_originals WHERE shop_id = $1), "
+	    "(SELECT count(*) FROM messages WHERE shop_id = $1))",
+	    1, p);
+}
+
+/* Records n reports of shop as one batch (keys[i], raw = key); frees
+   the reports; fills outs (cleared by the caller). */
+static void
+trecord_batch(const char *shop, char **keys, struct bounce_report **reps,
+    guint n, struct store_outcome *outs)
+{
+	struct store_input *in = g_new0(struct store_input, n);
+	char *error = NULL;
+	guint i;
+
+	for (i = 0; i < n; i++) {
+		struct store_source src = {shop, "imap:INBOX", "imap", keys[i],
+		    0, 0};
+
+		in[i].src = src;
+		in[i].raw = keys[i];
+		in[i].len = strlen(keys[i]);
+		in[i].report = reps[i];
+	}
+	if (store_record_batch(store, in, n, &error) < 0)
+		die("batch", error);
+	for (i = 0; i < n; i++) {
+		outs[i] = in[i].out;
+		report_free(&reps[i]);
+	}
+	g_free(in);
+}
+
+/* Records steps [first, end) of sc (no 'L' among them) for shop as one
+   batch and checks each message's counted results. */
+static void
+tbatch_steps(const char *shop, const struct scenario *sc, int first, int end)
+{
+	guint n = (guint)(end - first), k;
+	char **keys = g_new0(char *, n + 1);
+	struct bounce_report **reps = g_new0(struct bounce_report *, n);
+	struct store_outcome *outs = g_new0(struct store_outcome, n);
+
+	for (k = 0; k < n; k++) {
+		keys[k] = g_strdup_printf("%s:%d", sc->name, first + (int)k);
+		reps[k] = tstep_report(sc->name, &sc->steps[first + k],
+		    first + (int)k);
+	}
+	trecord_batch(shop, keys, reps, n, outs);
+	for (k = 0; k < n; k++) {
+		test_assert_int(outs[k].counted, sc->steps[first + k].counted);
+		test_assert(!outs[k].duplicate);
+		store_outcome_clear(&outs[k]);
+	}
+	g_strfreev(keys);
+	g_free(reps);
+	g_free(outs);
+}
+
+/* Every rule scenario again, each run of steps between send-log entries
+   recorded as one batch: the same counts per message, the same final
+   state, and the same rows as the one-by-one recording of the scenario
+   (whose steps test_scenarios() checked). */
+static void
+test_batch_scenarios(void)
+{
+	size_t s;
+
+	for (s = 0; s < G_N_ELEMENTS(scenarios); s++) {
+		const struct scenario *sc = &scenarios[s];
+		char *shop = g_strdup_printf("batch-%s", sc->name);
+		char *name = g_strdup_printf("batch equals one by one: %s",
+		    sc->name);
+		char *want, *got;
+		int i, first = 0, cons;
+		bool supp, would;
+
+		test_begin(name);
+		shop_add(shop, "", sc->strikes, sc->dry_run);
+		for (i = 0;; i++) {
+			const struct step *st = &sc->steps[i];
+
+			if (st->ev != 0 && st->ev != 'L')
+				continue;
+			if (i > first)
+				tbatch_steps(shop, sc, first, i);
+			if (st->ev == 0)
+				break;
+			tlog_send(shop, st);
+			first = i + 1;
+		}
+		tstate(shop, ADDR_NORM, &cons, &supp, &would);
+		test_assert_int(cons, sc->steps[i - 1].cons);
+		test_assert_int(supp, sc->steps[i - 1].supp);
+		test_assert_int(would, sc->steps[i - 1].would);
+		want = tfingerprint(sc->name);
+		got = tfingerprint(shop);
+		if (strcmp(want, got) != 0)
+			fprintf(stderr, "one by one:\n%s\nbatch:\n%s\n", want,
+			    got);
+		test_assert_str(got, want);
+		g_free(want);
+		g_free(got);
+		test_end();
+		g_free(name);
+		g_free(shop);
+	}
+}
+
+/* Messages with several recipients, the same address twice, a success
+   before an address's first failure, a suppression and mail after it,
+   and one message twice: one batch gives what one by one gives. */
+static void
+test_batch_mixed(void)
+{
+	static const struct {
+		int day;
+		const char *mid;
+		struct trcpt r[3];
+	} msgs[] = {
+	    {0, "m0@shop", {{"a@example.jp", "failed", REASON_MAILBOXFULL,
+		false, BOUNCE_SIDE_RECIPIENT}, {"b@example.jp", "delivered",
+		REASON_DELIVERED, false, BOUNCE_SIDE_NONE}, {"c@example.jp",
+		"failed", REASON_AUTHFAILURE, false, BOUNCE_SIDE_SENDER}}},
+	    {1, "m1@shop", {{"b@example.jp", "failed", REASON_MAILBOXFULL,
+		false, BOUNCE_SIDE_RECIPIENT}, {"a@example.jp", "delivered",
+		REASON_DELIVERED, false, BOUNCE_SIDE_NONE}, {0}}},
+	    {2, "m2@shop", {{"a@example.jp", "failed", REASON_USERUNKNOWN,
+		true, BOUNCE_SIDE_RECIPIENT}, {"A@example.jp", "failed",
+		REASON_USERUNKNOWN, true, BOUNCE_SIDE_RECIPIENT}, {
+		"b@example.jp", "failed", REASON_MAILBOXFULL, false,
+		BOUNCE_SIDE_RECIPIENT}}},
+	    {3, "m3@shop", {{"a@example.jp", "failed", REASON_MAILBOXFULL,
+		false, BOUNCE_SIDE_RECIPIENT}, {"b@example.jp", "delayed",
+		REASON_MAILBOXFULL, false, BOUNCE_SIDE_RECIPIENT}, {
+		"not an address", "failed", REASON_MAILBOXFULL, false,
+		BOUNCE_SIDE_RECIPIENT}}},
+	    {3, "m3@shop", {{"a@example.jp", "failed", REASON_MAILBOXFULL,
+		false, BOUNCE_SIDE_RECIPIENT}, {0}, {0}}},
+	};
+	enum { N = G_N_ELEMENTS(msgs) };
+	char *keys[N], *want, *got;
+	struct bounce_report *reps[N];
+	struct store_outcome outs[N], one;
+	guint i, k, nr;
+
+	test_begin("batch equals one by one: several recipients");
+	shop_add("mix-one", "", 4, false);
+	shop_add("mix-batch", "", 4, false);
+	for (i = 0; i < N; i++) {
+		for (nr = 0; nr < 3 && msgs[i].r[nr].addr != NULL; nr++)
+			;
+		/* the last message repeats the key of the one before */
+		keys[i] = g_strdup_printf("mix:%u", i < N - 1 ? i : i - 1);
+		one = trecord("mix-one", keys[i], treport(BOUNCE_KIND_DSN,
+		    T0 + msgs[i].day * DAY, msgs[i].mid, NULL, "o9",
+		    msgs[i].r, nr));
+		test_assert(one.duplicate == (i == N - 1));
+		store_outcome_clear(&one);
+		reps[i] = treport(BOUNCE_KIND_DSN, T0 + msgs[i].day * DAY,
+		    msgs[i].mid, NULL, "o9", msgs[i].r, nr);
+	}
+	trecord_batch("mix-batch", keys, reps, N, outs);
+	for (k = 0; k < N; k++) {
+		test_assert(outs[k].duplicate == (k == N - 1));
+		store_outcome_clear(&outs[k]);
+	}
+	want = tfingerprint("mix-one");
+	got = tfingerprint("mix-batch");
+	if (strcmp(want, got) != 0)
+		fprintf(stderr, "one by one:\n%s\nbatch:\n%s\n", want, got);
+	test_assert_str(got, want);
+	test_assert(strstr(want, "suppressed") != NULL);
+	g_free(want);
+	g_free(got);
+	for (i = 0; i < N; i++)
+		g_free(keys[i]);
+	test_end();
 }
 
 /* ------------------------------------------------------------ other paths */
@@ -1211,6 +1449,8 @@ main(int argc, char **argv)
 	g_mime_init();
 	setup();
 	test_scenarios();
+	test_batch_scenarios();
+	test_batch_mixed();
 	test_alerts_outbox();
 	test_replay();
 	test_cursor();
