@@ -83,6 +83,11 @@ struct fetch_ops {
 	unsigned (*flush)(struct fetch *f, char **error_r);
 	/* Logs out and frees *f; sets it to NULL.  NULL is a no-op. */
 	void (*close)(struct fetch **f);
+	/* true: ack() takes any message lent since open(), not only the
+	   last one (it needs only msg->uid), so the poller may record
+	   several messages in one transaction before it acks them; false:
+	   ack() before the next next(). */
+	bool ack_any;
 };
 
 extern const struct fetch_ops fetch_imap_ops;

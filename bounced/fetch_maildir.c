@@ -274,4 +274,5 @@ maildir_close(struct fetch **fp)
 
 const struct fetch_ops fetch_maildir_ops = {
     "maildir", maildir_open, maildir_next, maildir_ack, NULL, maildir_close,
+    false,
 };

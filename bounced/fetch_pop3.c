@@ -393,5 +393,5 @@ pop3_close(struct fetch **fp)
 }
 
 const struct fetch_ops fetch_pop3_ops = {
-    "pop3", pop3_open, pop3_next, pop3_ack, NULL, pop3_close,
+    "pop3", pop3_open, pop3_next, pop3_ack, NULL, pop3_close, false,
 };

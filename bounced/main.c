@@ -10,7 +10,7 @@
  * mailbox is polled only under its lease (lease.h), so several bounced
  * may share one database; one leased by another instance is simply
  * skipped until its next turn.
- * SIGTERM/SIGINT finish the current message and exit; SIGHUP reloads the
+ * SIGTERM/SIGINT finish the messages in hand and exit; SIGHUP reloads the
  * configuration and keeps the old one if the new one is invalid.
  *
  * IDLE (RFC 2177): after this instance polled an IMAP mailbox whose
@@ -44,6 +44,7 @@
 #include "bounced/log.h"
 #include "bounced/notify.h"
 #include "bounced/poll.h"
+#include "bounced/recorder.h"
 #include "config/config.h"
 #include "db/rule.h"
 
@@ -108,7 +109,7 @@ static const char main_usage[] =
     "The log goes where the configuration's 'log' says (syslog or stderr;\n"
     "stderr is useful with -f or --once).  Errors before the database is\n"
     "reached always go to stderr.\n"
-    "Signals: TERM/INT finish the current message and exit; HUP reloads the\n"
+    "Signals: TERM/INT finish the messages in hand and exit; HUP reloads the\n"
     "configuration (an invalid one is reported and the old one kept).\n"
     "Between polls, IMAP mailboxes whose server offers IDLE are watched\n"
     "and polled as soon as new mail arrives (idle = false: interval only).\n"
@@ -493,6 +494,11 @@ main_start(struct main_state *ms)
 		return -1;
 	}
 	ms->ctx.store = store_new(ms->ctx.db);
+	if (recorder_new(ms->cfg->conninfo, &ms->ctx.recorder, &error) < 0) {
+		log_warnx("%s", error);
+		g_free(error);
+		return -1;
+	}
 	if (poll_sync_shops(&ms->ctx, ms->cfg, &error) < 0) {
 		log_warnx("%s", error);
 		g_free(error);
@@ -633,6 +639,7 @@ main(int argc, char **argv)
 	ret = main_run(&ms);
 	if (ms.sched != NULL)
 		g_array_free(ms.sched, TRUE);
+	recorder_free(&ms.ctx.recorder);
 	store_free(&ms.ctx.store);
 	db_close(&ms.ctx.db);
 	config_free(&ms.cfg);

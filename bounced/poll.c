@@ -2,10 +2,14 @@
  * poll.c - one poll cycle per mailbox; see poll.h.
  *
  * The sequence is the one of DESIGN.md: the fetcher lends raw bytes,
- * bounce_parse() turns them into a report, store_record() writes the
- * message, its results, the rule's changes, the outbox and the cursor in
- * one transaction, and only after COMMIT the fetcher acks the message
- * (moves or flags it).  A message the fetcher lends as already recorded
+ * bounce_parse() turns them into a report, store_record_batch() writes
+ * the messages, their results, the rule's changes, the outbox and the
+ * cursor in one transaction (a batch of up to batch_size messages when
+ * the fetcher can ack later, IMAP; else one), and only after COMMIT the
+ * fetcher acks each message (moves or flags it).  Batches are recorded
+ * by the recorder thread (recorder.h) while the next one is fetched and
+ * parsed here; at most one is in flight.  A batch that fails is recorded
+ * again one message at a time, so only a bad message stays.  A message the fetcher lends as already recorded
  * (its ack failed after an earlier COMMIT, or it came back under a new
  * UIDVALIDITY) is only acked.  Nothing here logs a password or message
  * text: messages are named by "SHOP/MAILBOX: KEY".
@@ -19,10 +23,27 @@
 #include "bounced/lease.h"
 #include "bounced/log.h"
 #include "bounced/poll.h"
+#include "bounced/recorder.h"
 #include "bounced/secret.h"
 #include "db/mailbox.h"
 #include "db/poll_status.h"
 #include "db/query.h"
+
+/* A parsed message waiting for its recording transaction. */
+struct poll_pending {
+	struct raw_msg raw; /* key and data point to the copies below, or
+			       data to the fetcher's lent bytes */
+	char *key;
+	char *copy; /* NULL: data is lent (recorded before the next next()) */
+	struct bounce_report *report;
+};
+
+/* Messages recorded in one transaction. */
+struct poll_batch {
+	GArray *msgs; /* struct poll_pending */
+	size_t bytes;
+	struct store_input *in; /* while recording: one per message */
+};
 
 /* The state of one cycle. */
 struct poll_run {
@@ -37,7 +58,15 @@ struct poll_run {
 	bool told_reset;
 	struct poll_stats *st;
 	struct lease lease;
+	struct poll_batch filling; /* parsed, waiting for the recorder */
+	struct poll_batch flight;  /* being recorded */
 };
+
+/* Messages wait for one recording transaction until they are
+   batch_size or hold this many bytes; one larger than POLL_COPY_MAX is
+   not copied but recorded at once. */
+#define POLL_BATCH_BYTES ((size_t)8 * 1024 * 1024)
+#define POLL_COPY_MAX    ((size_t)1024 * 1024)
 
 static const char *const poll_protocols[] = {"imap", "pop3", "maildir"};
 
@@ -59,6 +88,7 @@ poll_sync_shops(struct poll_ctx *ctx, const struct bounced_config *cfg,
 	if (ret == 0)
 		ret = shop_sync_all(ctx->db, cfg, &n, error_r);
 	store_reload_shops(ctx->store);
+	recorder_reload_shops(ctx->recorder);
 	return ret;
 }
 
@@ -109,60 +139,252 @@ poll_reack(struct poll_run *run, const struct raw_msg *raw)
 	return 0;
 }
 
-/* Records raw and acks it.  Returns 0 (even if this message failed), or
-   -1 when the mailbox cannot go on (database or server connection). */
-static int
-poll_message(struct poll_run *run, const struct raw_msg *raw)
+static void
+poll_batch_init(struct poll_batch *b)
 {
-	struct poll_ctx *ctx = run->ctx;
-	struct store_source src = {run->shop->id,
-				   run->mbox->name,
-				   poll_protocols[run->mbox->protocol],
-				   raw->key,
-				   raw->uidvalidity,
-				   run->hold_cursor ? 0 : raw->uid};
-	struct store_outcome out = {0};
-	struct bounce_report *report;
-	char *error = NULL;
-	int ret = 0;
+	b->msgs = g_array_new(FALSE, FALSE, sizeof(struct poll_pending));
+	b->bytes = 0;
+	b->in = NULL;
+}
 
-	if (raw->recorded_kind != NULL)
-		return poll_reack(run, raw);
-	report = raw->too_large
-		     ? bounce_too_large(raw->size, ctx->opts.max_size)
-		     : bounce_parse(raw->data, raw->len, &ctx->opts);
-	if (store_record(ctx->store, &src, raw->too_large ? "" : raw->data,
-			 raw->too_large ? 0 : raw->len, report, &out,
-			 &error) < 0) {
-		log_warnx("%s: %s: not recorded, left on the server: %s",
-			  run->name, raw->key, error);
-		run->st->failed++;
-		run->hold_cursor = true;
-		ret = PQstatus(db_conn(ctx->db)) == CONNECTION_OK ? 0 : -1;
-		goto out;
+/* Empties b (its messages and their outcomes). */
+static void
+poll_batch_clear(struct poll_batch *b)
+{
+	guint i;
+
+	for (i = 0; i < b->msgs->len; i++) {
+		struct poll_pending *p =
+		    &g_array_index(b->msgs, struct poll_pending, i);
+
+		g_free(p->key);
+		g_free(p->copy);
+		report_free(&p->report);
+		if (b->in != NULL)
+			store_outcome_clear(&b->in[i].out);
 	}
-	if (out.duplicate)
+	g_clear_pointer(&b->in, g_free);
+	g_array_set_size(b->msgs, 0);
+	b->bytes = 0;
+}
+
+static void
+poll_batch_free(struct poll_batch *b)
+{
+	poll_batch_clear(b);
+	g_array_unref(b->msgs);
+}
+
+/* Parses raw into the filling batch; copy: keep a copy of its bytes
+   (the fetcher's lending ends at the next next()). */
+static void
+poll_add(struct poll_run *run, const struct raw_msg *raw, bool copy)
+{
+	struct poll_pending p = {*raw, g_strdup(raw->key), NULL, NULL};
+
+	p.raw.key = p.key;
+	p.report = raw->too_large
+		       ? bounce_too_large(raw->size, run->ctx->opts.max_size)
+		       : bounce_parse(raw->data, raw->len, &run->ctx->opts);
+	if (raw->too_large) {
+		p.raw.data = NULL;
+		p.raw.len = 0;
+	} else if (copy) {
+		p.copy = g_memdup2(raw->data, raw->len);
+		p.raw.data = p.copy;
+	}
+	g_array_append_val(run->filling.msgs, p);
+	run->filling.bytes += p.raw.len;
+}
+
+/* The recorder's view of p; the cursor moves only while no message of
+   this cycle failed. */
+static struct store_input
+poll_input(const struct poll_run *run, const struct poll_pending *p)
+{
+	struct store_input in = {
+	    {run->shop->id, run->mbox->name,
+	     poll_protocols[run->mbox->protocol], p->key, p->raw.uidvalidity,
+	     run->hold_cursor ? 0 : p->raw.uid},
+	    p->raw.data != NULL ? p->raw.data : "",
+	    p->raw.len,
+	    p->report,
+	    {0}};
+
+	return in;
+}
+
+/* Counts and logs p, recorded with out, and acks it unless acking
+   already failed in this batch (*ack_broken). */
+static void
+poll_done(struct poll_run *run, const struct poll_pending *p,
+	  const struct store_outcome *out, bool *ack_broken)
+{
+	char *error = NULL;
+
+	if (out->duplicate)
 		run->st->duplicates++;
 	else
 		run->st->recorded++;
-	if (report->kind == BOUNCE_KIND_ERROR && !out.duplicate)
+	if (p->report->kind == BOUNCE_KIND_ERROR && !out->duplicate)
 		log_info(
 		    "%s: %s: unparseable, kept as message %" G_GINT64_FORMAT
 		    ": %s",
-		    run->name, raw->key, out.message_id, report->error);
-	g_free(error);
-	error = NULL;
-	if (run->ops->ack(run->f, raw, poll_dest(report), &error) < 0) {
-		log_warnx("%s: %s: recorded but not moved: %s", run->name,
-			  raw->key, error);
+		    run->name, p->key, out->message_id, p->report->error);
+	if (*ack_broken) {
 		run->st->failed++;
-		ret = -1; /* the session is in doubt: end this cycle */
+		return;
 	}
-out:
-	g_free(error);
-	store_outcome_clear(&out);
-	report_free(&report);
+	if (run->ops->ack(run->f, &p->raw, poll_dest(p->report), &error) < 0) {
+		log_warnx("%s: %s: recorded but not moved: %s", run->name,
+			  p->key, error);
+		g_free(error);
+		run->st->failed++;
+		*ack_broken = true; /* the session is in doubt */
+	}
+}
+
+/* what (one message's key or "N messages") was not recorded: logged,
+   the cursor held.  Returns 0, or -1 when the database is lost. */
+static int
+poll_not_recorded(struct poll_run *run, const char *what, unsigned n,
+		  const char *error, bool db_lost)
+{
+	log_warnx("%s: %s: not recorded, left on the server: %s", run->name,
+		  what, error);
+	run->st->failed += n;
+	run->hold_cursor = true;
+	return db_lost ? -1 : 0;
+}
+
+/* Records the messages of b one transaction each (on the poller's own
+   connection), after their batch failed: only a message at fault stays
+   on the server. */
+static int
+poll_record_each(struct poll_run *run, struct poll_batch *b,
+		 bool *ack_broken)
+{
+	struct db *db = run->ctx->db;
+	guint i;
+	int ret = 0;
+
+	for (i = 0; i < b->msgs->len && ret == 0; i++) {
+		const struct poll_pending *p =
+		    &g_array_index(b->msgs, struct poll_pending, i);
+		struct store_input in = poll_input(run, p);
+		char *error = NULL;
+
+		if (db_ensure(db, &error) < 0 ||
+		    store_record_batch(run->ctx->store, &in, 1, &error) < 0)
+			ret = poll_not_recorded(
+			    run, p->key, 1, error,
+			    PQstatus(db_conn(db)) != CONNECTION_OK);
+		else
+			poll_done(run, p, &in.out, ack_broken);
+		g_free(error);
+		store_outcome_clear(&in.out);
+	}
+	run->st->failed += b->msgs->len - i; /* database lost */
 	return ret;
+}
+
+/* Waits for the batch in flight and acks its messages (all after its
+   COMMIT); a failed batch is recorded again one message at a time.
+   Returns 0 (even if messages failed), or -1 when the mailbox cannot go
+   on (database or server connection). */
+static int
+poll_finish(struct poll_run *run)
+{
+	struct poll_batch *b = &run->flight;
+	guint n = b->msgs->len, i;
+	bool ack_broken = false, db_lost;
+	char *error = NULL;
+	int ret = 0;
+
+	if (!recorder_busy(run->ctx->recorder))
+		return 0;
+	if (recorder_wait(run->ctx->recorder, &db_lost, &error) == 0) {
+		for (i = 0; i < n; i++)
+			poll_done(run,
+				  &g_array_index(b->msgs, struct poll_pending,
+						 i),
+				  &b->in[i].out, &ack_broken);
+	} else if (n > 1 && !db_lost) {
+		log_debug("%s: %u messages not recorded together (%s): one by "
+			  "one now",
+			  run->name, n, error);
+		ret = poll_record_each(run, b, &ack_broken);
+	} else {
+		char *what =
+		    n == 1 ? g_strdup(
+				 g_array_index(b->msgs, struct poll_pending, 0)
+				     .key)
+			   : g_strdup_printf("%u messages", n);
+
+		ret = poll_not_recorded(run, what, n, error, db_lost);
+		g_free(what);
+	}
+	g_free(error);
+	poll_batch_clear(b);
+	return ack_broken ? -1 : ret;
+}
+
+/* Finishes the batch in flight, then starts recording the filling one
+   (which becomes the one in flight).  Returns as poll_finish(). */
+static int
+poll_commit(struct poll_run *run)
+{
+	struct poll_batch swap;
+	guint i, n;
+
+	if (poll_finish(run) < 0)
+		return -1;
+	if ((n = run->filling.msgs->len) == 0)
+		return 0;
+	swap = run->flight;
+	run->flight = run->filling;
+	run->filling = swap;
+	run->flight.in = g_new0(struct store_input, n);
+	for (i = 0; i < n; i++)
+		run->flight.in[i] = poll_input(
+		    run,
+		    &g_array_index(run->flight.msgs, struct poll_pending, i));
+	recorder_start(run->ctx->recorder, run->flight.in, n);
+	return 0;
+}
+
+/* Records and acks every message taken so far.  Returns as
+   poll_finish(). */
+static int
+poll_drain(struct poll_run *run)
+{
+	int ret = poll_commit(run);
+
+	return poll_finish(run) < 0 ? -1 : ret;
+}
+
+/* Takes raw.  New messages are parsed into the filling batch, which is
+   handed to the recorder once it holds batch_size messages or
+   POLL_BATCH_BYTES; then the next batch is fetched and parsed while the
+   recorder records this one.  A message the fetcher cannot ack later, or
+   a large one (no copy), is recorded at once.  A message lent as already
+   recorded is only acked, after the others.  Returns as poll_finish(). */
+static int
+poll_message(struct poll_run *run, const struct raw_msg *raw)
+{
+	bool lend = !run->ops->ack_any || raw->len > POLL_COPY_MAX;
+
+	if ((raw->recorded_kind != NULL || lend) && poll_drain(run) < 0)
+		return -1;
+	if (raw->recorded_kind != NULL)
+		return poll_reack(run, raw);
+	poll_add(run, raw, !lend);
+	if (lend)
+		return poll_drain(run);
+	if (run->filling.msgs->len >= (guint)run->mbox->batch_size ||
+	    run->filling.bytes >= POLL_BATCH_BYTES)
+		return poll_commit(run);
+	return 0;
 }
 
 /* Carries out the acks the fetcher queued (all after their COMMIT).
@@ -375,6 +597,8 @@ poll_mailbox(struct poll_ctx *ctx, const struct bounced_shop *s,
 	int r, ret = -1;
 
 	memset(st, 0, sizeof(*st));
+	poll_batch_init(&run.filling);
+	poll_batch_init(&run.flight);
 	if ((r = poll_lease(&run, &error)) <= 0) {
 		ret = r;
 		run.ops = NULL;
@@ -404,6 +628,9 @@ poll_mailbox(struct poll_ctx *ctx, const struct bounced_shop *s,
 out:
 	if (error != NULL)
 		log_warnx("%s: %s", name, error);
+	/* what was fetched is recorded even when the cycle ends early */
+	if (poll_drain(&run) < 0)
+		ret = -1;
 	if (run.ops != NULL && poll_flush(&run) < 0)
 		ret = -1;
 	if (st->seen > 0)
@@ -416,6 +643,8 @@ out:
 		poll_status(&run, ret, error);
 	run.ops != NULL ? run.ops->close(&run.f) : (void)0;
 	poll_lease_release(&run);
+	poll_batch_free(&run.filling);
+	poll_batch_free(&run.flight);
 	g_free(error);
 	g_free(name);
 	return ret;

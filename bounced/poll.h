@@ -22,9 +22,12 @@
 #include "db/store.h"
 #include "parsers/bounce.h"
 
+struct recorder;
+
 struct poll_ctx {
 	struct db *db;
 	struct store *store;
+	struct recorder *recorder; /* records batches (recorder.h) */
 	struct bounce_options opts;  /* max_size, headers from the config */
 	volatile sig_atomic_t *stop; /* set: finish the current message */
 	const char *instance;        /* lease owner, "HOST:PID" */

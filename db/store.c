@@ -292,26 +292,36 @@ store_result_params(const struct store_msg *m, const struct store_item *it,
 	g_assert(n == STORE_RESULT_PARAMS);
 }
 
+const char *
+store_orig_message_id(const struct bounce_report *report)
+{
+	return report->original.message_id != NULL
+		   ? report->original.message_id
+		   : "";
+}
+
 int
 store_outbox(struct store_msg *m, const char *kind, const char *result_id,
 	     const struct store_item *it, const char *decision, char **error_r)
 {
-	const char *params[8] = {m->shop_id,
+	const char *params[9] = {m->shop_id,
 				 kind,
 				 result_id,
 				 it->address,
 				 classify_reason_name(it->rcpt->reason),
 				 store_nz(m->report->order_number),
 				 store_nz(m->report->mail_type),
-				 decision};
+				 decision,
+				 store_orig_message_id(m->report)};
 
 	return db_exec(
 	    m->store->db, "store_outbox",
-	    "INSERT INTO notify_outbox (shop_id, kind, result_id, payload) "
-	    "VALUES ($1, $2, $3, jsonb_strip_nulls(jsonb_build_object("
-	    "'address', $4::text, 'reason', $5::text, 'order_number', "
-	    "$6::text, 'mail_type', $7::text, 'decision', $8::text)))",
-	    8, params, error_r);
+	    "INSERT INTO notify_outbox (shop_id, kind, result_id, payload, "
+	    "orig_message_id) VALUES ($1, $2, $3, jsonb_strip_nulls("
+	    "jsonb_build_object('address', $4::text, 'reason', $5::text, "
+	    "'order_number', $6::text, 'mail_type', $7::text, 'decision', "
+	    "$8::text)), $9)",
+	    9, params, error_r);
 }
 
 int

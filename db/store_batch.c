@@ -11,7 +11,8 @@
  *   2. one upsert locks (creating) the recipient state of every address
  *      that has a failure in the batch, in (shop, address) order, the
  *      order every recorder uses, and returns it;
- *   3. one SELECT learns which (address, original) pairs already counted;
+ *   3. one SELECT learns which (address, original) pairs already counted,
+ *      one which addresses have sends in the send log at all;
  *   4. the rule runs here, message by message and recipient by recipient
  *      in address order, on that state as it evolves, collecting rows; a
  *      failure that needs the send log (rare: a run in progress) first
@@ -97,6 +98,7 @@ struct batch {
 	guint written;     /* results[0..written-1] are in the database */
 	GHashTable *state; /* "shop\naddress" -> struct batch_state */
 	GHashTable *counted; /* "shop\naddress\norig_key" set */
+	GHashTable *sent;    /* "shop\naddress" with a send_log row */
 	GArray *counted_rows; /* struct batch_row */
 	GArray *alerts;       /* struct batch_row */
 	GArray *outbox;       /* struct batch_row */
@@ -471,6 +473,77 @@ batch_read_counted(struct batch *b, char **error_r)
 	return 0;
 }
 
+/* Learns which failed addresses (or their UTF-8 forms) have any send in
+   the send log: only those can have a send that breaks their run, so
+   only for those the rule asks the database (store_quiet_send()). */
+static int
+batch_read_sent(struct batch *b, char **error_r)
+{
+	struct pgarray a[2];
+	struct batch_params p = {0};
+	PGresult *res;
+	guint i, j;
+	int r;
+
+	batch_arrays_init(a, 2);
+	for (i = 0; i < b->n; i++) {
+		struct batch_msg *bm = &b->msgs[i];
+
+		for (j = 0; bm->inserted && j < bm->items->len; j++) {
+			const struct store_item *it =
+			    &g_array_index(bm->items, struct store_item, j);
+
+			if (g_array_index(bm->events, struct batch_event, j)
+				.ev != RULE_FAILURE)
+				continue;
+			pgarray_add_str(&a[0], bm->m.shop_id);
+			pgarray_add_str(&a[1], it->address);
+			if (it->address_utf8 != NULL) {
+				pgarray_add_str(&a[0], bm->m.shop_id);
+				pgarray_add_str(&a[1], it->address_utf8);
+			}
+		}
+	}
+	if (a[0].n == 0) {
+		batch_arrays_clear(a, 2);
+		return 0;
+	}
+	bp_array(&p, &a[0]);
+	bp_array(&p, &a[1]);
+	res = batch_query(b, "batch_read_sent",
+			  "SELECT DISTINCT u.s, u.a FROM unnest($1::text[], "
+			  "$2::text[]) AS u(s, a) WHERE EXISTS (SELECT 1 FROM "
+			  "send_log l WHERE l.shop_id = u.s AND l.address = "
+			  "u.a)",
+			  &p, error_r);
+	batch_arrays_clear(a, 2);
+	if (res == NULL)
+		return -1;
+	for (r = 0; r < PQntuples(res); r++)
+		g_hash_table_add(b->sent,
+				 batch_state_key(PQgetvalue(res, r, 0),
+						 PQgetvalue(res, r, 1)));
+	PQclear(res);
+	return 0;
+}
+
+/* True if shop has a send to address or address_utf8 in the send log. */
+static bool
+batch_has_sends(const struct batch *b, const char *shop_id,
+		const struct store_item *it)
+{
+	char *k1 = batch_state_key(shop_id, it->address);
+	char *k2 = it->address_utf8 != NULL
+		       ? batch_state_key(shop_id, it->address_utf8)
+		       : NULL;
+	bool has = g_hash_table_contains(b->sent, k1) ||
+		   (k2 != NULL && g_hash_table_contains(b->sent, k2));
+
+	g_free(k1);
+	g_free(k2);
+	return has;
+}
+
 /* ------------------------------------------------------------- results */
 
 /* Queues a result row; returns its index.  Takes decision. */
@@ -623,7 +696,8 @@ batch_facts(struct batch *b, struct batch_msg *bm, const struct store_item *it,
 
 	f->orig_counted = g_hash_table_contains(b->counted, key);
 	g_free(key);
-	if (s->st.consecutive == 0 || f->orig_counted)
+	if (s->st.consecutive == 0 || f->orig_counted ||
+	    !batch_has_sends(b, bm->m.shop_id, it))
 		return 0;
 	/* the send log query looks at earlier results: write them first */
 	if (batch_write_results(b, error_r) < 0)
@@ -893,14 +967,15 @@ batch_write_alerts(struct batch *b, char **error_r)
 static int
 batch_write_outbox(struct batch *b, char **error_r)
 {
-	struct pgarray a[8];
+	enum { NA = 9 };
+	struct pgarray a[NA];
 	struct batch_params p = {0};
 	guint i;
 	int ret;
 
 	if (b->outbox->len == 0)
 		return 0;
-	batch_arrays_init(a, 8);
+	batch_arrays_init(a, NA);
 	for (i = 0; i < b->outbox->len; i++) {
 		const struct batch_row *row =
 		    &g_array_index(b->outbox, struct batch_row, i);
@@ -916,20 +991,21 @@ batch_write_outbox(struct batch *b, char **error_r)
 		pgarray_add_str(&a[5], store_nz(rep->order_number));
 		pgarray_add_str(&a[6], store_nz(rep->mail_type));
 		pgarray_add_str(&a[7], row->decision);
+		pgarray_add_str(&a[8], store_orig_message_id(rep));
 	}
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < NA; i++)
 		bp_array(&p, &a[i]);
 	ret = batch_exec(
 	    b, "batch_outbox",
-	    "INSERT INTO notify_outbox (shop_id, kind, result_id, payload) "
-	    "SELECT u.s, u.k, u.r::bigint, jsonb_strip_nulls("
-	    "jsonb_build_object('address', u.a, 'reason', u.re, "
-	    "'order_number', u.o, 'mail_type', u.t, 'decision', u.d)) FROM "
-	    "unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-	    "$5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY "
-	    "AS u(s, k, r, a, re, o, t, d, ord) ORDER BY u.ord",
+	    "INSERT INTO notify_outbox (shop_id, kind, result_id, payload, "
+	    "orig_message_id) SELECT u.s, u.k, u.r::bigint, "
+	    "jsonb_strip_nulls(jsonb_build_object('address', u.a, 'reason', "
+	    "u.re, 'order_number', u.o, 'mail_type', u.t, 'decision', u.d)), "
+	    "u.m FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+	    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH "
+	    "ORDINALITY AS u(s, k, r, a, re, o, t, d, m, ord) ORDER BY u.ord",
 	    &p, error_r);
-	batch_arrays_clear(a, 8);
+	batch_arrays_clear(a, NA);
 	return ret;
 }
 
@@ -946,6 +1022,7 @@ batch_reset(struct batch *b)
 	g_clear_pointer(&b->results, g_array_unref);
 	g_clear_pointer(&b->state, g_hash_table_destroy);
 	g_clear_pointer(&b->counted, g_hash_table_destroy);
+	g_clear_pointer(&b->sent, g_hash_table_destroy);
 	g_clear_pointer(&b->counted_rows, g_array_unref);
 	g_clear_pointer(&b->alerts, g_array_unref);
 	g_clear_pointer(&b->outbox, g_array_unref);
@@ -964,6 +1041,7 @@ batch_tx(struct batch *b, char **error_r)
 					 batch_state_free);
 	b->counted =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	b->sent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	b->counted_rows = g_array_new(FALSE, FALSE, sizeof(struct batch_row));
 	b->alerts = g_array_new(FALSE, FALSE, sizeof(struct batch_row));
 	b->outbox = g_array_new(FALSE, FALSE, sizeof(struct batch_row));
@@ -978,6 +1056,7 @@ batch_tx(struct batch *b, char **error_r)
 	if (batch_insert_messages(b, error_r) < 0 ||
 	    batch_lock_states(b, error_r) < 0 ||
 	    batch_read_counted(b, error_r) < 0 ||
+	    batch_read_sent(b, error_r) < 0 ||
 	    batch_apply_rule(b, error_r) < 0 ||
 	    batch_write_results(b, error_r) < 0 ||
 	    batch_write_states(b, error_r) < 0 ||
@@ -1073,13 +1152,15 @@ int
 store_record_batch(struct store *store, struct store_input *in, guint n,
 		   char **error_r)
 {
-	struct batch b = {store, NULL, n, NULL, 0, NULL, NULL, NULL, NULL, NULL};
+	struct batch b = {0};
 	const char *shop;
 	guint i;
 	int attempt, ret = -1;
 
 	if (n == 0)
 		return 0;
+	b.store = store;
+	b.n = n;
 	for (i = 0; i < n; i++)
 		memset(&in[i].out, 0, sizeof(in[i].out));
 	if (store_load_shops(store, error_r) < 0 ||

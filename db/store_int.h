@@ -115,6 +115,11 @@ int store_quiet_send(struct db *db, const char *shop_id, const char *address,
 int store_alert(struct store_msg *m, const struct store_item *it,
 		const char *result_id, const char *why, char **error_r);
 
+/* The original's Message-ID as outbox rows carry it for the notice
+   guard (007_outbox_guard_set.sql): "" when it has none; static or
+   borrowed from report. */
+const char *store_orig_message_id(const struct bounce_report *report);
+
 /* Writes an outbox row of kind for result_id. */
 int store_outbox(struct store_msg *m, const char *kind, const char *result_id,
 		 const struct store_item *it, const char *decision,

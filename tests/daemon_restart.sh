@@ -1,15 +1,16 @@
 #!/bin/sh
 # daemon_restart.sh - bounced recovers from what goes wrong around it,
 # against a private Dovecot (tests/dovecot.sh) and PostgreSQL (tests/pg.sh):
-#   - the IMAP server stopped and started again while bounced runs its
+#   - the IMAP server killed (as in a crash) and started again while bounced runs its
 #     scheduled loop over 4,000 messages (stopped as soon as the first
 #     ones are recorded, 50 more delivered while it is down): the mailbox
 #     fails and backs off, works again when Dovecot is back, and every
 #     message is recorded exactly once and moved, none lost;
 #   - an ack that fails after the COMMIT (the processed folder cannot be
 #     created, DELE refused) over IMAP, Maildir and POP3: that cycle ends
-#     at the first such message, and the next poll finds it again as
-#     already recorded and acks it then, with no second row;
+#     at the first such message (IMAP: the first batch, recorded
+#     together), and the next poll finds them again as already recorded
+#     and acks them then, with no second row;
 #   - a folder deleted and created again (a new UIDVALIDITY) with the same
 #     messages in it: the cursor is reset, the new UIDVALIDITY recorded,
 #     the old messages are only acked and the new one recorded.
@@ -114,10 +115,10 @@ before=$(sql "SELECT count(*) FROM messages WHERE mailbox_id = 'loop'")
 at_stop=$(sql "SELECT count(*) FROM messages WHERE mailbox_id = 'loop'")
 inbox=$(files "$MD1")
 t_halt=$(( ($(date +%s%N) - t_halt) / 1000000 ))
-echo "     Dovecot stopped: $before recorded when asked to stop, $at_stop when gone, $inbox still in INBOX (stop took $t_halt ms)"
+echo "     Dovecot killed: $before recorded when killed, $at_stop when gone, $inbox still in INBOX (kill took $t_halt ms)"
 n=$((n + 1))
-if [ "$inbox" -gt 0 ]; then
-	echo "ok   restart: Dovecot stopped in the middle of the cycle"
+if [ "$at_stop" -lt 4000 ] && [ "$inbox" -gt 0 ]; then
+	echo "ok   restart: Dovecot killed in the middle of the cycle"
 else
 	echo "FAIL restart: the cycle was over before Dovecot stopped"; fails=$((fails + 1))
 fi
@@ -153,10 +154,11 @@ fill "$MD1" 2001 2003
 : >"$MD1/.blocked"
 owned
 check "imap: move fails after the COMMIT" 1 "recorded but not moved" "$BD" --once -c "$T/imaps.conf"
-same "imap: the first recorded, the cycle ended" 1 "$(sql "SELECT count(*) FROM messages WHERE mailbox_id = 'imaps'")"
+# the three are recorded in one transaction (a batch), then acked
+same "imap: the batch recorded, the cycle ended" 3 "$(sql "SELECT count(*) FROM messages WHERE mailbox_id = 'imaps'")"
 same "imap: left in INBOX" 3 "$(files "$MD1")"
 rm -f "$MD1/.blocked"
-check "imap: acked at the next poll" 0 "shop1/imaps: 3 messages: 2 recorded, 1 already recorded, 0 failed" \
+check "imap: acked at the next poll" 0 "shop1/imaps: 3 messages: 0 recorded, 3 already recorded, 0 failed" \
     "$BD" --once -c "$T/imaps.conf"
 same "imap: no second row" 3 "$(sql "SELECT count(*) FROM messages WHERE mailbox_id = 'imaps'")"
 same "imap: moved now" 3 "$(files "$MD1/.blocked")"

@@ -5,7 +5,9 @@
 #                         127.0.0.1 and print its environment as shell
 #                         assignments (see below)
 #   dovecot.sh stop DIR   stop the Dovecot started in DIR and remove DIR
-#   dovecot.sh halt DIR   stop it but keep DIR (mail, certificate, ports)
+#   dovecot.sh halt DIR   kill it at once, as in a crash (the master and
+#                         every process of its session, SIGKILL), but keep
+#                         DIR (mail, certificate, ports)
 #   dovecot.sh resume DIR start the Dovecot of DIR again after a halt
 #
 # Listeners (BASE_PORT, default 20143): IMAP with STARTTLS on BASE_PORT,
@@ -175,8 +177,26 @@ dc_start() {
 	echo "LMTP_PORT=$LMTP_PORT; export LMTP_PORT"
 }
 
-# dc_halt DIR: stops the server of DIR and waits until it is gone.
+# dc_halt DIR: kills the server of DIR at once (SIGKILL to the master's
+# session: the master daemonizes as a session leader, its children stay in
+# it) and waits until it is gone.  A graceful stop would let the IMAP
+# processes finish what their clients asked first.
 dc_halt() {
+	T=$1
+	[ -f "$T/dovecot.conf" ] || { echo "dovecot.sh: $T is not a dovecot dir" >&2; exit 99; }
+	pid=$(cat "$T/run/master.pid" 2>/dev/null)
+	[ -n "$pid" ] && pkill -KILL -s "$pid" 2>/dev/null
+	tries=0
+	while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
+		tries=$((tries + 1))
+		[ $tries -gt 50 ] && break
+		sleep 0.1
+	done
+	rm -f "$T/run/master.pid"
+}
+
+# dc_graceful DIR: stops the server of DIR and waits until it is gone.
+dc_graceful() {
 	T=$1
 	[ -f "$T/dovecot.conf" ] || { echo "dovecot.sh: $T is not a dovecot dir" >&2; exit 99; }
 	as_server "$DOVECOT" -c "$T/dovecot.conf" stop >/dev/null 2>&1
@@ -189,7 +209,7 @@ dc_halt() {
 }
 
 dc_stop() {
-	dc_halt "$1"
+	dc_graceful "$1"
 	rm -rf "$1"
 }
 
