@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,17 +82,50 @@ read_fd(int fd, size_t max, GString *buf, size_t *total_r, size_t hint)
 	}
 }
 
-/* As cmd_read_input(), into buf (emptied first, reused by the caller). */
+/* The common case in one read: a seekable file (regular, in practice)
+   of fewer than MIN(buf's allocation, max) bytes is read whole into buf
+   by one pread() at offset 0, since a short read of such a file ends
+   it.  Returns 1 when that read all of fd; 0 when the file is not
+   seekable (a pipe: ESPIPE) or may be longer, with buf empty and fd
+   unread, for the general path; -1 with errno on a read error (a
+   directory gives EISDIR, as the general path says). */
+static int
+read_small_file(int fd, size_t max, GString *buf)
+{
+	size_t cap = MIN(buf->allocated_len - 1, max);
+	ssize_t n;
+
+	g_string_set_size(buf, cap);
+	while ((n = pread(fd, buf->str, cap, 0)) < 0 && errno == EINTR)
+		;
+	g_string_set_size(buf, n > 0 && (size_t)n < cap ? (size_t)n : 0);
+	if (n < 0)
+		return errno == ESPIPE ? 0 : -1;
+	return (size_t)n < cap;
+}
+
+/* As cmd_read_input(), into buf (emptied first, reused by the caller).
+   A named file is first tried with read_small_file(), which saves the
+   fstat() of the general path; "-" is read from its current offset. */
 static int
 read_input_into(const char *path, size_t max, GString *buf, size_t *size_r)
 {
 	struct stat st;
-	int fd = 0, saved;
+	int fd = 0, saved, r;
 
 	g_string_truncate(buf, 0);
 	*size_r = 0;
-	if (strcmp(path, "-") != 0 && (fd = open(path, O_RDONLY)) < 0)
-		return -1;
+	if (strcmp(path, "-") != 0) {
+		if ((fd = open(path, O_RDONLY)) < 0)
+			return -1;
+		if ((r = read_small_file(fd, max, buf)) < 0)
+			goto fail;
+		if (r == 1) {
+			*size_r = buf->len;
+			close(fd);
+			return 0;
+		}
+	}
 	if (fstat(fd, &st) < 0)
 		goto fail;
 	if (S_ISDIR(st.st_mode)) {
@@ -231,13 +265,21 @@ pool_work(struct pool *p, int w)
 	_exit(0);
 }
 
-/* Copies len bytes at off of fp's file to to. */
+/* Copies len bytes at off of fp's file to to (flushed first): in the
+   kernel with sendfile() where it can (one call for a batch, no copies
+   through user space), else through a buffer. */
 static void
 copy_range(FILE *fp, long off, long len, FILE *to)
 {
 	char chunk[65536];
+	off_t at = off;
 	ssize_t n;
 
+	fflush(to);
+	while (len > 0 && (n = sendfile(fileno(to), fileno(fp), &at,
+					(size_t)len)) > 0)
+		len -= n;
+	off = (long)at;
 	while (len > 0 && (n = pread(fileno(fp), chunk,
 				     MIN((long)sizeof(chunk), len), off)) > 0) {
 		fwrite(chunk, 1, (size_t)n, to);
@@ -314,6 +356,9 @@ parse_files_parallel(char **files, int n, const struct bounce_options *opts,
 		return parse_files(files, n, opts, stdout, stderr);
 	p.next = map;
 	p.slots = (struct batch_slot *)((char *)map + PARSE_SLOTS_AT);
+	/* the parser options and their preloaded converters, once for all
+	   workers rather than once in each */
+	(void)bounce_parser_options();
 	started = pool_start(&p, pids);
 	for (w = 0; w < started; w++)
 		while (waitpid(pids[w], &status, 0) < 0 && errno == EINTR)

@@ -17,6 +17,13 @@
    (g_free); never NULL. */
 char *charset_to_utf8(const char *data, size_t len, const char *charset);
 
+/* Converts len bytes of data from charset (an iconv name) to UTF-8 with
+   a cached converter, as iconv does, or returns NULL if iconv does not
+   know charset, any byte fails to convert, or the result holds a NUL or
+   a C1 control.  Newly allocated (g_free). */
+char *charset_convert_strict(const char *data, size_t len,
+			     const char *charset);
+
 /* Returns a newly allocated UTF-8 copy of a header value that GMime
    already decoded but that may still hold raw ISO-2022-JP escape
    sequences or invalid bytes.  NULL in gives NULL out. */

@@ -95,14 +95,179 @@ iso_format(GDateTime *dt)
 			       off / 60 % 60);
 }
 
+/* --- the plain RFC 5322 date, without GMime ------------------------------
+
+   Nearly every date is "[Www, ]D[D] Mon YYYY HH:MM:SS +hhmm".  GMime reads
+   that form with its RFC 822 parser and, when the fields make a valid
+   date, builds the GDateTime from them unchanged; iso_format() then
+   prints the same fields.  So the fast path reads exactly that form,
+   checks the date the way g_date_time_new() does, and prints it; anything
+   else (other spellings, zone names, comments glued to the zone, invalid
+   dates that GMime retries with its lenient parser) goes to GMime.
+   tests/test_parse.c compares both over generated dates. */
+
+/* Reads n digits at *p into *v; false if any is not a digit. */
+static bool
+date_digits(const char **p, int n, int *v)
+{
+	*v = 0;
+	for (; n > 0; n--, (*p)++) {
+		if (!g_ascii_isdigit(**p))
+			return false;
+		*v = *v * 10 + (**p - '0');
+	}
+	return true;
+}
+
+/* Skips blanks at *p; false if there were none. */
+static bool
+date_blanks(const char **p)
+{
+	const char *s = *p;
+
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	return *p > s;
+}
+
+/* Returns the index of the three letters at *p in names (case ignored)
+   and moves past them, or returns -1. */
+static int
+date_name(const char **p, const char *const *names, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (g_ascii_strncasecmp(*p, names[i], 3) == 0) {
+			*p += 3;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* The fields of a date in the plain form. */
+struct plain_date {
+	int year, month, day, hour, min, sec, zone; /* zone: +-hhmm */
+};
+
+/* Reads "[Www, ]D[D] Mon YYYY " at p; returns the position after it or
+   NULL. */
+static const char *
+plain_date_day(const char *p, struct plain_date *d)
+{
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed",
+					   "Thu", "Fri", "Sat"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
+					     "May", "Jun", "Jul", "Aug",
+					     "Sep", "Oct", "Nov", "Dec"};
+	int ndigits;
+
+	if (g_ascii_isalpha(*p)) {
+		if (date_name(&p, days, 7) < 0 ||
+		    (*p != ',' && *p != ' ' && *p != '\t'))
+			return NULL;
+		p++;
+		date_blanks(&p);
+	}
+	ndigits = g_ascii_isdigit(p[0]) && g_ascii_isdigit(p[1]) ? 2 : 1;
+	if (!date_digits(&p, ndigits, &d->day) || !date_blanks(&p) || (d->month = date_name(&p, months, 12)) < 0 ||
+	    !date_blanks(&p) || !date_digits(&p, 4, &d->year) ||
+	    !date_blanks(&p))
+		return NULL;
+	d->month++;
+	return p;
+}
+
+/* Reads "HH:MM:SS +hhmm" and the end or a blank at p. */
+static bool
+plain_date_time(const char *p, struct plain_date *d)
+{
+	int sign;
+
+	if (!date_digits(&p, 2, &d->hour) || *p++ != ':' ||
+	    !date_digits(&p, 2, &d->min) || *p++ != ':' ||
+	    !date_digits(&p, 2, &d->sec) || !date_blanks(&p) ||
+	    (*p != '+' && *p != '-'))
+		return false;
+	sign = *p++ == '-' ? -1 : 1;
+	if (!date_digits(&p, 4, &d->zone) ||
+	    (*p != '\0' && *p != ' ' && *p != '\t'))
+		return false;
+	d->zone *= sign;
+	return true;
+}
+
+/* True if d is a date and time g_date_time_new() accepts, in a year
+   GMime accepts, with a zone of at most 23:59. */
+static bool
+plain_date_valid(const struct plain_date *d)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
+	int zone = ABS(d->zone);
+	bool leap = (d->year % 4 == 0 && d->year % 100 != 0) ||
+		    d->year % 400 == 0;
+
+	return d->year >= 1969 && d->day >= 1 &&
+	       d->day <= mdays[d->month - 1] + (d->month == 2 && leap) &&
+	       d->hour < 24 && d->min < 60 && d->sec < 60 &&
+	       zone / 100 < 24 && zone % 100 < 60;
+}
+
+/* Writes the two digits of v (0-99) at o; returns o + 2. */
+static char *
+put2(char *o, int v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+	return o + 2;
+}
+
+/* Returns the ISO form of a plain date, as iso_format() prints it, or
+   NULL when date is not in the plain form (see above). */
+static char *
+plain_iso_date(const char *date)
+{
+	struct plain_date d;
+	const char *p = date;
+	char iso[32], *o = iso;
+	int zone;
+
+	date_blanks(&p);
+	if ((p = plain_date_day(p, &d)) == NULL || !plain_date_time(p, &d) ||
+	    !plain_date_valid(&d))
+		return NULL;
+	zone = ABS(d.zone);
+	o = put2(put2(o, d.year / 100), d.year % 100);
+	*o++ = '-';
+	o = put2(o, d.month);
+	*o++ = '-';
+	o = put2(o, d.day);
+	*o++ = 'T';
+	o = put2(o, d.hour);
+	*o++ = ':';
+	o = put2(o, d.min);
+	*o++ = ':';
+	o = put2(o, d.sec);
+	*o++ = d.zone < 0 ? '-' : '+';
+	o = put2(o, zone / 100);
+	*o++ = ':';
+	o = put2(o, zone % 100);
+	return g_strndup(iso, o - iso);
+}
+
 char *
 dsn_iso_date(const char *date)
 {
 	GDateTime *dt;
 	char *iso;
 
-	if (date == NULL ||
-	    (dt = g_mime_utils_header_decode_date(date)) == NULL)
+	if (date == NULL)
+		return NULL;
+	if ((iso = plain_iso_date(date)) != NULL)
+		return iso;
+	if ((dt = g_mime_utils_header_decode_date(date)) == NULL)
 		return NULL;
 	iso = iso_format(dt);
 	g_date_time_unref(dt);

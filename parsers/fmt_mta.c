@@ -418,16 +418,13 @@ scan_start(struct scan *st, const char *p, const char *e, const char *a,
 static const char *
 section_start(const struct mta_format *f, const char *body)
 {
-	const char *p, *e;
+	const char *p;
 
 	if (f->begin == NULL)
 		return body;
-	for (p = body; *p != '\0'; p = text_next_line(e)) {
-		e = text_line_end(p);
-		if (text_line_has_any(p, e, f->begin))
-			return text_next_line(e);
-	}
-	return NULL;
+	if ((p = text_first_line_with_any(body, f->begin)) == NULL)
+		return NULL;
+	return text_next_line(text_line_end(p));
 }
 
 /* Reads the recipients of the error section.  Returns how many. */
@@ -436,16 +433,15 @@ scan_body(const struct mta_format *f, const char *body,
     struct bounce_report *report)
 {
 	struct scan st = {f, report, NULL, g_string_new(NULL), NULL, 0, 0};
-	const char *p, *e, *a;
+	const char *p, *e, *a, *stop;
 	size_t alen;
 	unsigned shape;
 
 	if ((p = section_start(f, body)) == NULL)
 		goto out;
-	for (; *p != '\0'; p = text_next_line(e)) {
+	stop = text_first_line_with_any(p, f->end);
+	for (; *p != '\0' && p != stop; p = text_next_line(e)) {
 		e = text_line_end(p);
-		if (text_line_has_any(p, e, f->end))
-			break;
 		shape = rcpt_line(f, p, e, &a, &alen);
 		if (shape != 0 && text_is_rcpt(st.rcpt, a, alen)) {
 			scan_append(&st, p, e); /* a folded reply */

@@ -108,6 +108,226 @@ needs_decoding(const char *s)
 	return eight_bit && !g_utf8_validate(s, -1, NULL);
 }
 
+static bool
+is_lwsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* As g_mime_utils_header_unfold() on the first len bytes of raw (up to a
+   NUL): white space (space, tab, CR, LF) trimmed at both ends, CR and LF
+   dropped inside (tests/test_parse.c compares them).  Newly allocated. */
+static char *
+unfold(const char *raw, size_t len)
+{
+	const char *end = memchr(raw, '\0', len);
+	const char *last;
+	char *out, *o;
+
+	end = end != NULL ? end : raw + len;
+	while (raw < end && is_lwsp(*raw))
+		raw++;
+	for (last = end; last > raw && is_lwsp(last[-1]); last--)
+		;
+	o = out = g_malloc(last - raw + 1);
+	for (; raw < last; raw++)
+		if (*raw != '\r' && *raw != '\n')
+			*o++ = *raw;
+	*o = '\0';
+	return out;
+}
+
+/* --- RFC 2047 fast path ---------------------------------------------------
+
+   GMime's decoder opens an iconv descriptor per run of encoded words and
+   goes through its token lists; bounces mostly carry one simple shape:
+   ASCII words and whole base64 encoded words in ISO-2022-JP or UTF-8,
+   separated by blanks.  That shape is decoded here with the cached
+   converters of charset.c, following GMime's rules: blanks between two
+   encoded words are dropped, other blanks and words are kept, and the
+   bytes of a run of encoded words with the same charset and encoding are
+   joined before conversion.  (GMime's base64 state ends at a padded
+   word: it drops the rest of the run, so a padded word that is not the
+   last of its run goes to GMime too.)  Anything else (Q encoding, other charsets,
+   8-bit or control bytes, words glued to encoded words, payloads that do
+   not decode or convert cleanly) goes to GMime; tests/test_parse.c
+   compares both. */
+
+/* An encoded word's charset (a pointer into the text) and payload. */
+struct eword {
+	const char *charset;
+	size_t charset_len;
+	const char *payload;
+	size_t payload_len;
+};
+
+/* True if [p, e) is exactly "=?CHARSET?B?PAYLOAD?=" with CHARSET
+   ISO-2022-JP or UTF-8 (any case) and B or b; fills w. */
+static bool
+eword_parse(const char *p, const char *e, struct eword *w)
+{
+	const char *q;
+
+	if (e - p < 8 || p[0] != '=' || p[1] != '?' || e[-2] != '?' ||
+	    e[-1] != '=')
+		return false;
+	w->charset = p + 2;
+	if ((q = memchr(w->charset, '?', e - w->charset)) == NULL)
+		return false;
+	w->charset_len = q - w->charset;
+	if (!((w->charset_len == 11 &&
+	       g_ascii_strncasecmp(w->charset, "ISO-2022-JP", 11) == 0) ||
+	      (w->charset_len == 5 &&
+	       g_ascii_strncasecmp(w->charset, "UTF-8", 5) == 0)))
+		return false;
+	if (e - q < 5 || (q[1] != 'B' && q[1] != 'b') || q[2] != '?')
+		return false;
+	w->payload = q + 3;
+	w->payload_len = (e - 2) - w->payload;
+	return true;
+}
+
+/* True if a and b may be joined into one run: the same charset and
+   encoding letter, byte for byte, as GMime compares them. */
+static bool
+eword_same_run(const struct eword *a, const struct eword *b)
+{
+	return a->charset_len == b->charset_len &&
+	       memcmp(a->charset, b->charset, a->charset_len + 2) == 0;
+}
+
+static int
+base64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	return c == '/' ? 63 : -1;
+}
+
+/* Appends the base64 payload of w to out; false unless it is whole
+   quads of base64 digits with at most two '=' at the very end.  Sets
+   *padded_r if there was an '='. */
+static bool
+eword_decode(const struct eword *w, GString *out, bool *padded_r)
+{
+	const char *p = w->payload, *end = p + w->payload_len;
+	size_t pad = 0;
+
+	if (w->payload_len == 0 || w->payload_len % 4 != 0)
+		return false;
+	while (pad < 2 && *(end - 1 - pad) == '=')
+		pad++;
+	*padded_r = pad > 0;
+	for (; p < end; p += 4) {
+		int v[4], i;
+		guint32 quad = 0;
+
+		for (i = 0; i < 4; i++) {
+			v[i] = p + i >= end - pad ? 0 : base64_value(p[i]);
+			if (v[i] < 0)
+				return false;
+			quad = quad << 6 | (guint32)v[i];
+		}
+		g_string_append_c(out, (char)(quad >> 16));
+		g_string_append_c(out, (char)(quad >> 8));
+		g_string_append_c(out, (char)quad);
+	}
+	g_string_truncate(out, out->len - pad);
+	return true;
+}
+
+/* Converts the joined bytes of a run to UTF-8 onto out; false if they
+   hold a control byte (ESC aside in ISO-2022-JP) or do not convert
+   cleanly. */
+static bool
+eword_flush(const struct eword *w, const GString *bytes, GString *out)
+{
+	bool jis = w->charset_len == 11;
+	char *utf8;
+	size_t i;
+
+	for (i = 0; i < bytes->len; i++) {
+		unsigned char c = (unsigned char)bytes->str[i];
+
+		if ((c < 0x20 && !(jis && c == 0x1b)) || c == 0x7f)
+			return false;
+	}
+	if (!jis) {
+		if (!g_utf8_validate(bytes->str, bytes->len, NULL))
+			return false;
+		g_string_append_len(out, bytes->str, bytes->len);
+		return true;
+	}
+	if ((utf8 = charset_convert_strict(bytes->str, bytes->len,
+					   "ISO-2022-JP")) == NULL)
+		return false;
+	g_string_append(out, utf8);
+	g_free(utf8);
+	return true;
+}
+
+/* True for the bytes a plain word may hold: printable ASCII. */
+static bool
+plain_word(const char *p, const char *e)
+{
+	for (; p < e; p++)
+		if (*p <= ' ' || *p >= 0x7f || (p[0] == '=' && p[1] == '?'))
+			return false;
+	return true;
+}
+
+/* Decodes text (unfolded: no leading or trailing blank, no CR or LF) of
+   the simple shape into a new string, or returns NULL for GMime. */
+static char *
+decode_simple(const char *text)
+{
+	GString *out = g_string_sized_new(strlen(text) + 16);
+	GString *run = g_string_sized_new(64);
+	struct eword cur = {0}, w;
+	const char *p = text, *blank = text;
+	bool in_run = false, padded = false, ok = true;
+
+	while (ok && *p != '\0') {
+		const char *e = p;
+
+		while (*e != '\0' && *e != ' ' && *e != '\t')
+			e++;
+		if (eword_parse(p, e, &w)) {
+			if (in_run && (padded || !eword_same_run(&cur, &w)))
+				ok = false;
+			else if (!in_run)
+				g_string_append_len(out, blank, p - blank);
+			ok = ok && eword_decode(&w, run, &padded);
+			cur = w;
+			in_run = true;
+		} else if (plain_word(p, e)) {
+			if (in_run)
+				ok = eword_flush(&cur, run, out);
+			g_string_truncate(run, 0);
+			in_run = false;
+			g_string_append_len(out, blank, e - blank);
+		} else {
+			ok = false;
+		}
+		for (blank = p = e; *p == ' ' || *p == '\t'; p++)
+			;
+	}
+	if (ok && in_run)
+		ok = eword_flush(&cur, run, out);
+	g_string_free(run, TRUE);
+	if (!ok) {
+		g_string_free(out, TRUE);
+		return NULL;
+	}
+	return g_string_free(out, FALSE);
+}
+
 /* Decodes as GMime's g_mime_header_get_value() does: unfold, then
    RFC 2047 and 8-bit fallback decoding with the parser options. */
 const char *
@@ -115,20 +335,20 @@ mime_headers_value(struct mime_headers *headers, size_t i)
 {
 	struct mime_field *f =
 	    &g_array_index(headers->fields, struct mime_field, i);
-	char *raw, *unfolded;
+	char *unfolded;
 
 	if (f->value != NULL)
 		return f->value;
-	raw = g_strndup(f->raw, f->raw_len);
-	unfolded = g_mime_utils_header_unfold(raw);
-	g_free(raw);
-	if (needs_decoding(unfolded)) {
+	unfolded = unfold(f->raw, f->raw_len);
+	if (!needs_decoding(unfolded)) {
+		f->value = unfolded;
+		return f->value;
+	}
+	f->value = decode_simple(unfolded);
+	if (f->value == NULL)
 		f->value =
 		    g_mime_utils_header_decode_text(headers->options, unfolded);
-		g_free(unfolded);
-	} else {
-		f->value = unfolded;
-	}
+	g_free(unfolded);
 	return f->value;
 }
 

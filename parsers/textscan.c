@@ -10,24 +10,40 @@
 
 #include "textscan.h"
 
+/* Returns the first start of the n-byte needle (n > 0) in [p, e),
+   ignoring ASCII case, or NULL.  memchr() finds the candidates for the
+   first byte in each case, so a miss costs a vector scan per case. */
+static const char *
+range_find_ci(const char *p, const char *e, const char *needle, size_t n)
+{
+	char lo = g_ascii_tolower(*needle), up = g_ascii_toupper(*needle);
+	const char *last, *a, *b, *c;
+
+	if (e - p < (ptrdiff_t)n)
+		return NULL;
+	last = e - n; /* the last possible start */
+	a = memchr(p, lo, last - p + 1);
+	b = up != lo ? memchr(p, up, last - p + 1) : NULL;
+	while (a != NULL || b != NULL) {
+		c = b == NULL || (a != NULL && a < b) ? a : b;
+		if (g_ascii_strncasecmp(c + 1, needle + 1, n - 1) == 0)
+			return c;
+		if (c == a)
+			a = c < last ? memchr(c + 1, lo, last - c) : NULL;
+		else
+			b = c < last ? memchr(c + 1, up, last - c) : NULL;
+	}
+	return NULL;
+}
+
 const char *
 text_find_ci(const char *hay, const char *needle)
 {
 	size_t n = strlen(needle);
-	char first[3];
-	const char *p;
 
 	if (n == 0)
 		return hay;
-	/* strpbrk() jumps to the next candidate first byte in either case
-	   with the C library's vectorised scan. */
-	first[0] = g_ascii_tolower(*needle);
-	first[1] = g_ascii_toupper(*needle);
-	first[2] = '\0';
-	for (p = strpbrk(hay, first); p != NULL; p = strpbrk(p + 1, first))
-		if (g_ascii_strncasecmp(p, needle, n) == 0)
-			return p;
-	return NULL;
+	return range_find_ci(hay, hay + strlen(hay), needle, n);
 }
 
 bool
@@ -39,10 +55,14 @@ text_has_ci(const char *hay, const char *needle)
 bool
 text_has_any_ci(const char *hay, const char *const *needles)
 {
+	const char *end;
+
 	if (hay == NULL || needles == NULL)
 		return false;
+	end = hay + strlen(hay);
 	for (; *needles != NULL; needles++)
-		if (text_find_ci(hay, *needles) != NULL)
+		if (**needles == '\0' ||
+		    range_find_ci(hay, end, *needles, strlen(*needles)) != NULL)
 			return true;
 	return false;
 }
@@ -107,14 +127,16 @@ addr_around(const char *s, size_t n, size_t at, size_t *start_r, size_t *end_r)
 bool
 text_find_addr(const char *s, size_t n, const char **start_r, size_t *len_r)
 {
-	size_t i, b, e;
+	const char *at = s, *end = s + n;
+	size_t b, e;
 
-	for (i = 0; i < n; i++) {
-		if (s[i] != '@' || !addr_around(s, n, i, &b, &e))
-			continue;
-		*start_r = s + b;
-		*len_r = e - b;
-		return true;
+	while ((at = memchr(at, '@', end - at)) != NULL) {
+		if (addr_around(s, n, at - s, &b, &e)) {
+			*start_r = s + b;
+			*len_r = e - b;
+			return true;
+		}
+		at++;
 	}
 	return false;
 }
@@ -154,31 +176,16 @@ text_line_end(const char *p)
 	return e != NULL ? e : p + strlen(p);
 }
 
-/* True if a match of the n-byte needle starts at a c byte in [p, e):
-   memchr() finds the candidates, so a miss costs a vector scan. */
-static bool
-range_has_from(const char *p, const char *e, char c, const char *needle,
-	       size_t n)
-{
-	const char *last = e - n; /* the last possible start */
-
-	for (; p <= last && (p = memchr(p, c, last - p + 1)) != NULL; p++)
-		if (g_ascii_strncasecmp(p + 1, needle + 1, n - 1) == 0)
-			return true;
-	return false;
-}
-
-/* True if needle occurs, ignoring ASCII case, within [p, e). */
+/* True if needle occurs, ignoring ASCII case, within [p, e).  An empty
+   needle matches only a line that the end of the text ends. */
 static bool
 range_has_ci(const char *p, const char *e, const char *needle)
 {
 	size_t n = strlen(needle);
-	char lo = g_ascii_tolower(*needle), up = g_ascii_toupper(*needle);
 
-	if (n == 0 || e - p < (ptrdiff_t)n)
-		return n == 0 && p <= e && memchr(p, '\0', e - p + 1) != NULL;
-	return range_has_from(p, e, lo, needle, n) ||
-	       (up != lo && range_has_from(p, e, up, needle, n));
+	if (n == 0)
+		return p <= e && memchr(p, '\0', e - p + 1) != NULL;
+	return range_find_ci(p, e, needle, n) != NULL;
 }
 
 bool
@@ -190,6 +197,30 @@ text_line_has_any(const char *p, const char *e, const char *const *needles)
 		if (range_has_ci(p, e, *needles))
 			return true;
 	return false;
+}
+
+const char *
+text_first_line_with_any(const char *p, const char *const *needles)
+{
+	const char *end = p + strlen(p), *best = NULL, *hit;
+
+	if (needles == NULL)
+		return NULL;
+	for (; *needles != NULL; needles++) {
+		size_t n = strlen(*needles);
+
+		if (n == 0) /* only a last line without '\n' */
+			hit = end > p && end[-1] != '\n' ? end : NULL;
+		else
+			hit = range_find_ci(
+			    p, best != NULL ? MIN(end, best + n - 1) : end,
+			    *needles, n);
+		if (hit != NULL && (best == NULL || hit < best))
+			best = hit;
+	}
+	while (best != NULL && best > p && best[-1] != '\n')
+		best--;
+	return best;
 }
 
 const char *
@@ -212,15 +243,12 @@ text_line_blank(const char *p, const char *e)
 static const char *
 scan_start(const char *body, const struct textscan_spec *spec)
 {
-	const char *p = body, *e;
+	const char *p;
 
 	if (spec->begin == NULL)
 		return body;
-	for (; *p != '\0'; p = text_next_line(e)) {
-		e = text_line_end(p);
-		if (text_line_has_any(p, e, spec->begin))
-			return text_next_line(e);
-	}
+	if ((p = text_first_line_with_any(body, spec->begin)) != NULL)
+		return text_next_line(text_line_end(p));
 	return spec->begin_required ? NULL : body;
 }
 
@@ -331,18 +359,17 @@ textscan_recipients(const char *body, const struct textscan_spec *spec,
 {
 	GString *diag = g_string_new(NULL);
 	struct bounce_rcpt *rcpt = NULL;
-	const char *p, *e, *a;
+	const char *p, *e, *a, *stop;
 	size_t alen;
 	int count = 0;
 
 	if ((p = scan_start(body, spec)) == NULL)
 		goto out;
-	for (; *p != '\0'; p = text_next_line(e)) {
+	stop = text_first_line_with_any(p, spec->end);
+	for (; *p != '\0' && p != stop; p = text_next_line(e)) {
 		e = text_line_end(p);
-		if (text_line_has_any(p, e, spec->end))
-			break;
-		if (!text_line_has_any(p, e, spec->ignore) &&
-		    text_find_addr(p, e - p, &a, &alen) &&
+		if (text_find_addr(p, e - p, &a, &alen) &&
+		    !text_line_has_any(p, e, spec->ignore) &&
 		    !text_is_rcpt(rcpt, a, alen)) {
 			finish_rcpt(rcpt, diag);
 			rcpt = scan_rcpt(report, a, alen, &count);
@@ -371,19 +398,12 @@ out:
 char *
 text_section(const char *body, const char *const *begin, const char *const *end)
 {
-	const char *p, *e, *start = NULL;
+	const char *start = text_first_line_with_any(body, begin), *p;
 
-	for (p = body; *p != '\0'; p = text_next_line(e)) {
-		e = text_line_end(p);
-		if (start == NULL) {
-			if (text_line_has_any(p, e, begin))
-				start = p;
-			continue;
-		}
-		if (text_line_has_any(p, e, end))
-			break;
-	}
 	if (start == NULL)
 		return NULL;
+	p = text_next_line(text_line_end(start));
+	if ((p = text_first_line_with_any(p, end)) == NULL)
+		p = start + strlen(start);
 	return g_strndup(start, p - start);
 }

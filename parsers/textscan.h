@@ -55,6 +55,13 @@ bool text_line_blank(const char *p, const char *e);
 bool text_line_has_any(const char *p, const char *e,
 		       const char *const *needles);
 
+/* Returns the start of the first line of the text at p that
+   text_line_has_any() would match with needles, or NULL (also when
+   needles is NULL): one pass per needle over the text instead of one
+   per line.  Needles must not hold '\n' (a line never does). */
+const char *text_first_line_with_any(const char *p,
+				     const char *const *needles);
+
 /* True if the address at a/alen is rcpt's own address (a reply line that
    quotes it).  rcpt may be NULL. */
 bool text_is_rcpt(const struct bounce_rcpt *rcpt, const char *a, size_t alen);

@@ -6,7 +6,9 @@
 #include <gmime/gmime.h>
 
 #include "parsers/bounce.h"
+#include "parsers/charset.h"
 #include "parsers/classify.h"
+#include "parsers/dsn.h"
 #include "parsers/mime.h"
 #include "tests/test.h"
 
@@ -374,6 +376,14 @@ test_mime_fields(void)
 
 /* Asserts that a Subject field with value comes out of
    mime_headers_value() as GMime decodes it. */
+/* Returns a pseudo-random index below n, advancing *seed. */
+static size_t
+pick(guint32 *seed, size_t n)
+{
+	*seed = *seed * 1103515245 + 12345;
+	return (*seed >> 8) % n;
+}
+
 static void
 check_header_value(GMimeParserOptions *options, const char *value)
 {
@@ -441,6 +451,306 @@ test_header_8bit(void)
 			g_string_assign(text, cases[i - 3000]);
 		}
 		check_header_value(options, text->str);
+	}
+	test_end();
+	g_string_free(text, TRUE);
+}
+
+/* What dsn_iso_date() returns through GMime alone. */
+static char *
+gmime_iso_date(const char *date)
+{
+	GDateTime *dt = g_mime_utils_header_decode_date(date);
+	char *iso;
+
+	if (dt == NULL)
+		return NULL;
+	iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z");
+	g_date_time_unref(dt);
+	return iso;
+}
+
+/* dsn_iso_date() reads the plain RFC 5322 form itself; compares it with
+   GMime over generated dates, valid and not, in and around that form. */
+static void
+test_iso_date(void)
+{
+	static const char *const wdays[] = {"", "Mon, ", "tue,", "WED ",
+					    "Thu,  ", "Fri ,", "Xyz, ",
+					    "Saturday, ", "Sun\t"};
+	static const char *const days[] = {"0",  "1",  "01", "7",  "28",
+					   "29", "30", "31", "32", "001",
+					   "+5", "9x"};
+	static const char *const months[] = {"Jan", "feb", "MAR", "Apr",
+					     "Jun", "Sep", "Nov", "Dec",
+					     "November", "Foo", "Ja"};
+	static const char *const years[] = {"1900", "1968", "1969", "2000",
+					    "2024", "2026", "2100", "9999",
+					    "26",   "70",   "20260"};
+	static const char *const times[] = {"00:00:00", "23:59:59", "10:15:02",
+					    "24:00:00", "12:60:00", "12:00:60",
+					    "1:02:03",  "10:15",    "10:15:02:01",
+					    "aa:bb:cc"};
+	static const char *const zones[] = {
+	    "+0000", "-0000", "+0900", "-0330", "+1400", "+2359", "+2400",
+	    "+0960", "-1200", "+0900 (JST)", "+0900(JST)", "GMT", "",
+	    "+09:00", "+900", "EST", "-0800\t"};
+	static const char *const seps[] = {" ", "  ", "\t", "-"};
+	GString *date = g_string_new(NULL);
+	guint32 seed = 7;
+	int i;
+
+	static const char *const cut[] = {
+	    "",    "Mon",   "Mon,",        "Mon, ",          "1",
+	    "1 ",  "Mon, 1", "1 Jan",      "1 Jan 2026",     "1 Jan 2026 ",
+	    "1 Jan 2026 10", "1 Jan 2026 10:00:00", "1 Jan 2026 10:00:00 +",
+	    "1 Jan 2026 10:00:00 +09"};
+
+	test_begin("plain dates convert as GMime does");
+	for (i = 0; i < (int)G_N_ELEMENTS(cut); i++) {
+		/* an exact-size copy, so a read past the end shows */
+		char *date_cut = g_strdup(cut[i]), *got, *want;
+
+		got = dsn_iso_date(date_cut);
+		want = gmime_iso_date(date_cut);
+		test_assert_str(got, want);
+		g_free(got);
+		g_free(want);
+		g_free(date_cut);
+	}
+	for (i = 0; i < 40000; i++) {
+		char *got, *want;
+
+		g_string_assign(date, i % 3 ? "" : " ");
+		g_string_append(date, wdays[pick(&seed, G_N_ELEMENTS(wdays))]);
+		g_string_append(date, days[pick(&seed, G_N_ELEMENTS(days))]);
+		g_string_append(date, seps[pick(&seed, i % 5 ? 1 : 4)]);
+		g_string_append(date, months[pick(&seed, G_N_ELEMENTS(months))]);
+		g_string_append(date, seps[pick(&seed, i % 7 ? 1 : 4)]);
+		g_string_append(date, years[pick(&seed, G_N_ELEMENTS(years))]);
+		g_string_append_c(date, ' ');
+		g_string_append(date, times[pick(&seed, G_N_ELEMENTS(times))]);
+		g_string_append(date, seps[pick(&seed, i % 11 ? 1 : 4)]);
+		g_string_append(date, zones[pick(&seed, G_N_ELEMENTS(zones))]);
+		got = dsn_iso_date(date->str);
+		want = gmime_iso_date(date->str);
+		test_assert_str(got, want);
+		g_free(got);
+		g_free(want);
+	}
+	for (i = 0; i < 12 * 32 * 4 + 2 * 26 * 62; i++) {
+		char *got, *want;
+		int z = i - 12 * 32 * 4;
+
+		if (z < 0)
+			g_string_printf(date, "%d %s %d 23:59:59 +0900",
+					i % 32, months[i / 32 % 8],
+					2024 + i / (12 * 32) * 38);
+		else
+			g_string_printf(date, "1 Jan 2026 00:00:00 %c%02d%02d",
+					z % 2 ? '-' : '+', z / 2 / 62,
+					z / 2 % 62);
+		got = dsn_iso_date(date->str);
+		want = gmime_iso_date(date->str);
+		test_assert_str(got, want);
+		g_free(got);
+		g_free(want);
+	}
+	test_end();
+	g_string_free(date, TRUE);
+}
+
+/* Field values are unfolded as g_mime_utils_header_unfold() does:
+   random values of blanks, CR, folds and words. */
+static void
+test_header_unfold(void)
+{
+	static const char *const bits[] = {"a", " ", "\t", "\r", "\n ",
+					   "\n\t", "b", "\xc3\xa9"};
+	GMimeParserOptions *options = bounce_parser_options();
+	GString *value = g_string_new(NULL);
+	guint32 seed = 5;
+	size_t i, j;
+
+	test_begin("field values unfold as GMime does");
+	for (i = 0; i < 5000; i++) {
+		struct mime_headers *h;
+		char *text, *unfolded, *want;
+
+		g_string_truncate(value, 0);
+		for (j = 0; j < 1 + i % 10; j++)
+			g_string_append(value,
+					bits[pick(&seed, G_N_ELEMENTS(bits))]);
+		text = g_strdup_printf("X:%s\n", value->str);
+		h = mime_headers_parse(text, strlen(text), options);
+		unfolded = g_mime_utils_header_unfold(value->str);
+		want = g_mime_utils_header_decode_text(options, unfolded);
+		test_assert_str(mime_headers_get(h, "X"), want);
+		mime_headers_free(&h);
+		g_free(want);
+		g_free(unfolded);
+		g_free(text);
+	}
+	test_end();
+	g_string_free(value, TRUE);
+}
+
+/* mime_headers_value() decodes simple base64 encoded words itself;
+   compares it with GMime over random values built from encoded words
+   (whole, split across words, padded, broken, other charsets and
+   encodings), plain words, blanks and folds. */
+static void
+test_header_rfc2047(void)
+{
+	static const char *const words[] = {
+	    "=?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=",
+	    "=?iso-2022-jp?b?GyRCJUYlOSVIGyhC?=",
+	    "=?ISO-2022-JP?B?GyRCJDMkcw==?=",
+	    "=?ISO-2022-JP?B?JEskQSRPGyhC?=",
+	    "=?ISO-2022-JP?B?GyRCfn4bKEI=?=",
+	    "=?ISO-2022-JP?B?Gw==?=",
+	    "=?ISO-2022-JP?Q?=1B$B$3$s=1B(B?=",
+	    "=?UTF-8?B?44GC?=",
+	    "=?utf-8?b?5pel5pys6Kqe44Gn44GZ?=",
+	    "=?UTF-8?B?44GC4w==?=",
+	    "=?UTF-8?B?gYQ=?=",
+	    "=?UTF-8?B?/w==?=",
+	    "=?UTF-8?B?AA==?=",
+	    "=?UTF-8?B?Cg==?=",
+	    "=?UTF-8?B?QR==?=",
+	    "=?UTF-8?B?QUJD?=",
+	    "=?UTF-8?B?QUI?=",
+	    "=?UTF-8?B?QU=J?=",
+	    "=?UTF-8?B?Q===?=",
+	    "=?UTF-8?B?" "?=",
+	    "=?UTF-8?Q?caf=C3=A9_x?=",
+	    "=?UTF-8*ja?B?44GC?=",
+	    "=?Shift_JIS?B?gqA=?=",
+	    "=?UTF-8?B?44GC?=x",
+	    "x=?UTF-8?B?44GC?=",
+	    "=?UTF-8?X?44GC?=",
+	    "<shop@example.jp>",
+	    "\"Shop\"",
+	    "(c)",
+	    "a=?b",
+	    "caf\xc3\xa9",
+	    "plain",
+	    "?=",
+	    "=?"};
+	static const char *const simple[] = {
+	    "=?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=",
+	    "=?ISO-2022-JP?B?JEskQSRPGyhC?=", "=?ISO-2022-JP?B?GyRCJDMkcw==?=",
+	    "=?UTF-8?B?44GC?=", "=?UTF-8?B?QUJD?=", "<shop@example.jp>",
+	    "plain"};
+	static const char *const seps[] = {" ",  " ",   "\t", "  ",
+					   " \t ", "\n ", "\n\t", ""};
+	GMimeParserOptions *options = bounce_parser_options();
+	GString *text = g_string_new(NULL);
+	guint32 seed = 11;
+	size_t i, j;
+
+	test_begin("encoded words decode as GMime does");
+	for (i = 0; i < 20000; i++) {
+		g_string_truncate(text, 0);
+		for (j = 0; j < 1 + i % 6; j++) {
+			if (j > 0 || i % 4 == 0)
+				g_string_append(
+				    text, seps[pick(&seed, G_N_ELEMENTS(seps))]);
+			if (i % 3 == 2)
+				g_string_append(
+				    text,
+				    simple[pick(&seed, G_N_ELEMENTS(simple))]);
+			else
+				g_string_append(
+				    text, words[pick(&seed, i % 3 == 0
+								? G_N_ELEMENTS(words)
+								: 12)]);
+		}
+		if (i % 5 == 0)
+			g_string_append(text, seps[pick(&seed, 5)]);
+		check_header_value(options, text->str);
+	}
+	test_end();
+	g_string_free(text, TRUE);
+}
+
+/* True if utf8 holds a C1 control (U+0080-U+009F). */
+static bool
+has_c1(const char *utf8)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)utf8; *p != '\0'; p++)
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return true;
+	return false;
+}
+
+/* What iconv makes of ISO-2022-JP text, as charset.c's variant chain
+   would try it (with its checks), or NULL if no variant converts it. */
+static char *
+iconv_iso2022jp(const char *data, size_t len)
+{
+	static const char *const variants[] = {"ISO-2022-JP", "CP50221",
+					       "ISO-2022-JP-2", "ISO-2022-JP-3"};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(variants); i++) {
+		gsize written = 0;
+		char *out = g_convert(data, len, "UTF-8", variants[i], NULL,
+				      &written, NULL);
+
+		if (out != NULL && g_utf8_validate(out, written, NULL) &&
+		    memchr(out, '\0', written) == NULL && !has_c1(out))
+			return out;
+		g_free(out);
+	}
+	return NULL;
+}
+
+static void
+check_iso2022jp(const char *data, size_t len)
+{
+	char *want = iconv_iso2022jp(data, len);
+	char *got;
+
+	if (want == NULL)
+		return;
+	got = charset_to_utf8(data, len, "iso-2022-jp");
+	test_assert_str(got, want);
+	g_free(got);
+	g_free(want);
+}
+
+/* charset.c converts plain ISO-2022-JP without gconv; compares it with
+   iconv over every JIS X 0208 code and over random texts mixing ASCII,
+   escapes (covered and not), codes, controls and 8-bit bytes. */
+static void
+test_iso2022jp(void)
+{
+	static const char *const bits[] = {
+	    "\x1b$B", "\x1b(B", "\x1b(J", "\x1b$@", "\x1b(I", "\x1b$(D",
+	    "$3", "$s", "%F", "-!", "~~", "0!", "a", " ", "\n", "\t",
+	    "\x01", "\x7f", "\xa4\xa2", "\x1b", "\\~"};
+	GString *text = g_string_new(NULL);
+	guint32 seed = 13;
+	int c1, c2;
+	size_t i, j;
+
+	test_begin("ISO-2022-JP converts as iconv does");
+	for (c1 = 0x21; c1 <= 0x7e; c1++) {
+		for (c2 = 0x21; c2 <= 0x7e; c2++) {
+			g_string_printf(text, "a\x1b$B%c%c%c%c\x1b(Bb\n", c1,
+					c2, c2, c1);
+			check_iso2022jp(text->str, text->len);
+		}
+	}
+	for (i = 0; i < 20000; i++) {
+		g_string_truncate(text, 0);
+		for (j = 0; j < 1 + i % 12; j++)
+			g_string_append(text,
+					bits[pick(&seed, G_N_ELEMENTS(bits))]);
+		check_iso2022jp(text->str, text->len);
 	}
 	test_end();
 	g_string_free(text, TRUE);
@@ -549,6 +859,10 @@ main(void)
 	test_mime_fields();
 	test_header_8bit();
 	test_ctype();
+	test_iso_date();
+	test_header_rfc2047();
+	test_header_unfold();
+	test_iso2022jp();
 	bounce_shutdown();
 	g_mime_shutdown();
 	return test_exit();

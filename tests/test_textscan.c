@@ -61,6 +61,85 @@ test_find_ci(void)
 	test_end();
 }
 
+/* A pseudo-random index below n, advancing *seed. */
+static size_t
+pick(guint32 *seed, size_t n)
+{
+	*seed = *seed * 1103515245 + 12345;
+	return (*seed >> 8) % n;
+}
+
+/* The line-by-line reference of text_first_line_with_any(). */
+static const char *
+first_line_by_line(const char *p, const char *const *needles)
+{
+	const char *e;
+
+	for (; *p != '\0'; p = text_next_line(e)) {
+		e = text_line_end(p);
+		if (text_line_has_any(p, e, needles))
+			return p;
+	}
+	return NULL;
+}
+
+/* A naive reference of text_find_ci(). */
+static const char *
+find_ci_naive(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay != '\0'; hay++)
+		if (g_ascii_strncasecmp(hay, needle, n) == 0)
+			return hay;
+	return n == 0 ? hay : NULL;
+}
+
+/* The searches against line-by-line and naive references over random
+   texts of short words, case variants, blanks and line breaks. */
+static void
+test_search_random(void)
+{
+	static const char *const bits[] = {"ab", "AB", "aB", "b", "a", " ",
+					   "\n", "\n\n", "ba", "Ba", "x"};
+	static const char *const needles[][4] = {
+	    {"ab", NULL},         {"ba", "xa", NULL}, {"A", NULL},
+	    {"bab", "b a", NULL}, {"", NULL},         {"x", "", NULL},
+	    {"aba", "ABB", "xb", NULL}};
+	GString *text = g_string_new(NULL);
+	guint32 seed = 17;
+	size_t i, j, k;
+
+	test_begin("line and substring searches agree with naive ones");
+	for (i = 0; i < 20000; i++) {
+		g_string_truncate(text, 0);
+		for (j = 0; j < i % 14; j++)
+			g_string_append(text,
+					bits[pick(&seed, G_N_ELEMENTS(bits))]);
+		for (k = 0; k < G_N_ELEMENTS(needles); k++) {
+			test_assert(text_first_line_with_any(text->str,
+							     needles[k]) ==
+				    first_line_by_line(text->str, needles[k]));
+			test_assert(text_find_ci(text->str, needles[k][0]) ==
+				    find_ci_naive(text->str, needles[k][0]));
+			test_assert(text_has_any_ci(text->str, needles[k]) ==
+				    (first_line_by_line(text->str,
+							needles[k]) != NULL ||
+				     find_ci_naive(text->str, needles[k][0]) !=
+					 NULL ||
+				     (needles[k][1] != NULL &&
+				      find_ci_naive(text->str, needles[k][1]) !=
+					  NULL) ||
+				     (needles[k][1] != NULL &&
+				      needles[k][2] != NULL &&
+				      find_ci_naive(text->str, needles[k][2]) !=
+					  NULL)));
+		}
+	}
+	test_end();
+	g_string_free(text, TRUE);
+}
+
 static void
 test_recipients(void)
 {
@@ -247,6 +326,7 @@ main(void)
 	g_mime_init();
 	test_find_addr();
 	test_find_ci();
+	test_search_random();
 	test_recipients();
 	test_status_replycode();
 	test_report_set();
