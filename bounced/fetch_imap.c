@@ -45,7 +45,11 @@
 
 #define IMAP_TIMEOUT     60                         /* seconds per I/O */
 #define IMAP_IDLE_TIMEOUT 15 /* seconds per I/O of an IDLE watch */
-#define IMAP_ACK_MAX      50000 /* queued acks flushed before a fetch */
+/* Queued acks flushed before the next fetch.  The server answers a move
+   with one EXPUNGE per message, which libetpan keeps until the command
+   ends: this bounds that memory (peak RSS 21 MiB at 20,000 messages, 22
+   at 100,000; 28 with 50,000). */
+#define IMAP_ACK_MAX      20000
 #define IMAP_LIST_CHUNK   5000 /* UIDs per listing command (memory) */
 #define IMAP_BATCH_BYTES ((size_t)16 * 1024 * 1024) /* per body batch */
 

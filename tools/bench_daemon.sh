@@ -10,6 +10,9 @@
 #      mailbox (Python imaplib): the physical limit of a poller;
 #   2. bounced --once over the same mailbox (IMAPS, default settings):
 #      every message fetched, parsed, recorded and moved;
+#   3. for scale, a raw UID MOVE 1:* of each folder bounced moved the
+#      messages to back to the INBOX: what moving them once costs Dovecot
+#      itself (bounced must move them too, the raw fetch does not);
 # and prints messages/s of both, their ratio and the peak RSS of bounced
 # (GNU time).  Both runs find the mailbox indexed (an untimed SELECT and
 # FETCH of the sizes comes first).  It checks that every message was
@@ -121,6 +124,20 @@ m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
 m._mode_ascii()
 m.login("test@example.jp", "secret")
 m.select("INBOX", readonly=True)
+if mode == "move":
+    # the folders bounced moved the messages to, back to INBOX, one
+    # command each: what moving the messages once costs the server itself
+    typ, boxes = m.list()
+    for b in boxes:
+        flags, name = b.decode().split(") ", 1)[0], b.decode().rsplit(" ", 1)[1].strip('"')
+        if "bounced" in name and "Noselect" not in flags and name.count(".") + name.count("/") > 0:
+            typ, data = m.select(name)
+            if int(data[0]) > 0:
+                m.uid("MOVE", "1:*", "INBOX")
+    typ, data = m.select("INBOX", readonly=True)
+    print(int(data[0]))
+    m.logout()
+    sys.exit(0)
 what = "(UID RFC822.SIZE)" if mode == "warm" else "(BODY.PEEK[])"
 typ, data = m.uid("FETCH", "1:*", what)
 n = sum(1 for d in data if isinstance(d, tuple)) if mode == "raw" else len(data)
@@ -166,12 +183,20 @@ for count in $counts; do
 	[ "$recorded" = "$count" ] && [ "$left" = 0 ] ||
 		{ echo "daemon:   bounced recorded $recorded of $count, $left left in INBOX" >&2; exit 1; }
 
+	t0=$(now_ns)
+	moved=$(imap move)
+	t1=$(now_ns)
+	move_ms=$(( (t1 - t0) / 1000000 ))
+	[ "$moved" = "$count" ] || { echo "daemon:   raw move gave $moved of $count messages" >&2; exit 1; }
+
 	raw_rate=$(rate "$count" "$raw_ms")
 	bd_rate=$(rate "$count" "$bd_ms")
 	echo "daemon:   $count bounces ($((bytes / 1048576)) MiB) in a Dovecot mailbox, over IMAPS:"
 	echo "daemon:     raw UID FETCH 1:* BODY.PEEK[] (imaplib): ${raw_ms} ms, $raw_rate messages/s"
 	echo "daemon:     bounced --once, all recorded in PostgreSQL and moved: ${bd_ms} ms, $bd_rate messages/s, peak RSS $((rss / 1024)) MiB ($rss KiB)"
 	echo "daemon:     ratio: bounced runs at $(awk "BEGIN {printf \"%.2f\", $bd_rate / $raw_rate}") of the raw fetch"
+	echo "daemon:     for scale: raw UID MOVEs of the same messages back to INBOX (imaplib) take ${move_ms} ms;"
+	echo "daemon:     raw fetch + raw move: $((raw_ms + move_ms)) ms, bounced runs at $(awk "BEGIN {printf \"%.2f\", ($raw_ms + $move_ms) / ($bd_ms > 0 ? $bd_ms : 1)}") of that"
 	profile
 	[ "$count" = 100000 ] || [ "${BENCH_DAEMON_LARGE:-0}" = 1 ] ||
 		echo "daemon:     (BENCH_DAEMON_LARGE=1 adds the 100,000-message run)"
