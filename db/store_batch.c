@@ -157,11 +157,29 @@ batch_query(struct batch *b, const char *name, const char *sql,
 			    error_r);
 }
 
-static int
-batch_exec(struct batch *b, const char *name, const char *sql,
-	   struct batch_params *p, char **error_r)
+/* Runs sql with the n arrays a as its parameters $1..$n, and clears
+   them.  Returns the result (PQclear() it) or NULL and *error_r. */
+static PGresult *
+batch_query_arrays(struct batch *b, const char *name, const char *sql,
+		   struct pgarray *a, int n, char **error_r)
 {
-	PGresult *res = batch_query(b, name, sql, p, error_r);
+	struct batch_params p = {0};
+	PGresult *res;
+	int k;
+
+	for (k = 0; k < n; k++)
+		bp_array(&p, &a[k]);
+	res = batch_query(b, name, sql, &p, error_r);
+	batch_arrays_clear(a, n);
+	return res;
+}
+
+/* The same for a statement without result rows.  Returns 0 or -1. */
+static int
+batch_exec_arrays(struct batch *b, const char *name, const char *sql,
+		  struct pgarray *a, int n, char **error_r)
+{
+	PGresult *res = batch_query_arrays(b, name, sql, a, n, error_r);
 
 	if (res == NULL)
 		return -1;
@@ -350,7 +368,6 @@ static int
 batch_lock_states(struct batch *b, char **error_r)
 {
 	struct pgarray a[2];
-	struct batch_params p = {0};
 	GHashTableIter iter;
 	gpointer value;
 	PGresult *res;
@@ -380,9 +397,7 @@ batch_lock_states(struct batch *b, char **error_r)
 		pgarray_add_str(&a[0], s->shop_id);
 		pgarray_add_str(&a[1], s->address);
 	}
-	bp_array(&p, &a[0]);
-	bp_array(&p, &a[1]);
-	res = batch_query(
+	res = batch_query_arrays(
 	    b, "batch_lock_states",
 	    "INSERT INTO recipient_state AS s (shop_id, address) "
 	    "SELECT u.s, u.a FROM unnest($1::text[], $2::text[]) AS u(s, a) "
@@ -391,8 +406,7 @@ batch_lock_states(struct batch *b, char **error_r)
 	    "consecutive, floor(extract(epoch FROM last_failure_at))::bigint, "
 	    "floor(extract(epoch FROM suppressed_at))::bigint, "
 	    "floor(extract(epoch FROM would_suppress_at))::bigint, xmax = 0",
-	    &p, error_r);
-	batch_arrays_clear(a, 2);
+	    a, 2, error_r);
 	if (res == NULL)
 		return -1;
 	for (r = 0; r < PQntuples(res); r++) {
@@ -428,7 +442,6 @@ static int
 batch_read_counted(struct batch *b, char **error_r)
 {
 	struct pgarray a[3];
-	struct batch_params p = {0};
 	PGresult *res;
 	guint i, j;
 	int r;
@@ -453,15 +466,12 @@ batch_read_counted(struct batch *b, char **error_r)
 		batch_arrays_clear(a, 3);
 		return 0;
 	}
-	for (i = 0; i < 3; i++)
-		bp_array(&p, &a[i]);
-	res = batch_query(b, "batch_read_counted",
+	res = batch_query_arrays(b, "batch_read_counted",
 			  "SELECT c.shop_id, c.address, c.orig_key FROM "
 			  "unnest($1::text[], $2::text[], $3::text[]) AS "
 			  "u(s, a, k) JOIN counted_originals c ON c.shop_id = "
 			  "u.s AND c.address = u.a AND c.orig_key = u.k",
-			  &p, error_r);
-	batch_arrays_clear(a, 3);
+			  a, 3, error_r);
 	if (res == NULL)
 		return -1;
 	for (r = 0; r < PQntuples(res); r++)
@@ -480,7 +490,6 @@ static int
 batch_read_sent(struct batch *b, char **error_r)
 {
 	struct pgarray a[2];
-	struct batch_params p = {0};
 	PGresult *res;
 	guint i, j;
 	int r;
@@ -508,15 +517,12 @@ batch_read_sent(struct batch *b, char **error_r)
 		batch_arrays_clear(a, 2);
 		return 0;
 	}
-	bp_array(&p, &a[0]);
-	bp_array(&p, &a[1]);
-	res = batch_query(b, "batch_read_sent",
+	res = batch_query_arrays(b, "batch_read_sent",
 			  "SELECT DISTINCT u.s, u.a FROM unnest($1::text[], "
 			  "$2::text[]) AS u(s, a) WHERE EXISTS (SELECT 1 FROM "
 			  "send_log l WHERE l.shop_id = u.s AND l.address = "
 			  "u.a)",
-			  &p, error_r);
-	batch_arrays_clear(a, 2);
+			  a, 2, error_r);
 	if (res == NULL)
 		return -1;
 	for (r = 0; r < PQntuples(res); r++)
@@ -565,7 +571,6 @@ batch_write_results(struct batch *b, char **error_r)
 {
 	enum { NA = STORE_RESULT_PARAMS + 3 };
 	struct pgarray a[NA];
-	struct batch_params p = {0};
 	GHashTable *by_row;
 	PGresult *res;
 	guint i;
@@ -592,9 +597,7 @@ batch_write_results(struct batch *b, char **error_r)
 						index, NULL),
 				    br);
 	}
-	for (k = 0; k < NA; k++)
-		bp_array(&p, &a[k]);
-	res = batch_query(
+	res = batch_query_arrays(
 	    b, "batch_results",
 	    "INSERT INTO results (shop_id, message_shop_id, message_id, "
 	    "rcpt_index, attribution, occurred_at, kind, parser, recipient, "
@@ -615,8 +618,7 @@ batch_write_results(struct batch *b, char **error_r)
 	    "c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, "
 	    "c21, c22, c23, c24, c25, c26, c27, ord) ORDER BY u.ord "
 	    "RETURNING message_id, rcpt_index, result_id",
-	    &p, error_r);
-	batch_arrays_clear(a, NA);
+	    a, NA, error_r);
 	for (r = 0; res != NULL && r < PQntuples(res); r++) {
 		char *key = g_strconcat(PQgetvalue(res, r, 0), "/",
 					PQgetvalue(res, r, 1), NULL);
@@ -821,10 +823,8 @@ batch_write_states(struct batch *b, char **error_r)
 {
 	enum { NA = 12 };
 	struct pgarray a[NA];
-	struct batch_params p = {0};
 	GHashTableIter iter;
 	gpointer value;
-	int k, ret;
 
 	batch_arrays_init(a, NA);
 	g_hash_table_iter_init(&iter, b->state);
@@ -856,9 +856,7 @@ batch_write_states(struct batch *b, char **error_r)
 		batch_arrays_clear(a, NA);
 		return 0;
 	}
-	for (k = 0; k < NA; k++)
-		bp_array(&p, &a[k]);
-	ret = batch_exec(
+	return batch_exec_arrays(
 	    b, "batch_states",
 	    "UPDATE recipient_state AS s SET consecutive = u.cons::int, "
 	    "last_failure_at = coalesce(to_timestamp(u.lf::float8), "
@@ -880,9 +878,7 @@ batch_write_states(struct batch *b, char **error_r)
 	    "$10::text[], $11::text[], $12::text[]) AS u(sh, ad, cons, lf, "
 	    "ff, sa, sr, sres, wa, wr, oka, okw) WHERE s.shop_id = u.sh AND "
 	    "s.address = u.ad",
-	    &p, error_r);
-	batch_arrays_clear(a, NA);
-	return ret;
+	    a, NA, error_r);
 }
 
 /* Writes the counted originals. */
@@ -890,9 +886,7 @@ static int
 batch_write_counted(struct batch *b, char **error_r)
 {
 	struct pgarray a[4];
-	struct batch_params p = {0};
 	guint i;
-	int ret;
 
 	if (b->counted_rows->len == 0)
 		return 0;
@@ -908,18 +902,14 @@ batch_write_counted(struct batch *b, char **error_r)
 		pgarray_add_str(&a[2], br->bm->m.orig_key);
 		pgarray_add_int(&a[3], br->result_id);
 	}
-	for (i = 0; i < 4; i++)
-		bp_array(&p, &a[i]);
-	ret = batch_exec(
+	return batch_exec_arrays(
 	    b, "batch_counted",
 	    "INSERT INTO counted_originals (shop_id, address, orig_key, "
 	    "result_id) SELECT u.s, u.a, u.k, u.r::bigint FROM "
 	    "unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH "
 	    "ORDINALITY AS u(s, a, k, r, ord) ORDER BY u.ord "
 	    "ON CONFLICT DO NOTHING",
-	    &p, error_r);
-	batch_arrays_clear(a, 4);
-	return ret;
+	    a, 4, error_r);
 }
 
 /* Writes the shop alerts (columns as store_alert()). */
@@ -927,9 +917,7 @@ static int
 batch_write_alerts(struct batch *b, char **error_r)
 {
 	struct pgarray a[6];
-	struct batch_params p = {0};
 	guint i;
-	int ret;
 
 	if (b->alerts->len == 0)
 		return 0;
@@ -949,18 +937,14 @@ batch_write_alerts(struct batch *b, char **error_r)
 		pgarray_add_str(&a[4], store_nz(rc->status));
 		pgarray_add_str(&a[5], rc->diagnostic);
 	}
-	for (i = 0; i < 6; i++)
-		bp_array(&p, &a[i]);
-	ret = batch_exec(
+	return batch_exec_arrays(
 	    b, "batch_alerts",
 	    "INSERT INTO shop_alerts (shop_id, result_id, provider, reason, "
 	    "status, diagnostic) SELECT u.s, u.r::bigint, u.p, u.re, u.st, "
 	    "u.d FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
 	    "$5::text[], $6::text[]) WITH ORDINALITY AS u(s, r, p, re, st, d, "
 	    "ord) ORDER BY u.ord",
-	    &p, error_r);
-	batch_arrays_clear(a, 6);
-	return ret;
+	    a, 6, error_r);
 }
 
 /* Writes the outbox rows (columns and payload as store_outbox()). */
@@ -969,9 +953,7 @@ batch_write_outbox(struct batch *b, char **error_r)
 {
 	enum { NA = 9 };
 	struct pgarray a[NA];
-	struct batch_params p = {0};
 	guint i;
-	int ret;
 
 	if (b->outbox->len == 0)
 		return 0;
@@ -993,9 +975,7 @@ batch_write_outbox(struct batch *b, char **error_r)
 		pgarray_add_str(&a[7], row->decision);
 		pgarray_add_str(&a[8], store_orig_message_id(rep));
 	}
-	for (i = 0; i < NA; i++)
-		bp_array(&p, &a[i]);
-	ret = batch_exec(
+	return batch_exec_arrays(
 	    b, "batch_outbox",
 	    "INSERT INTO notify_outbox (shop_id, kind, result_id, payload, "
 	    "orig_message_id) SELECT u.s, u.k, u.r::bigint, "
@@ -1004,9 +984,7 @@ batch_write_outbox(struct batch *b, char **error_r)
 	    "u.m FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
 	    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH "
 	    "ORDINALITY AS u(s, k, r, a, re, o, t, d, m, ord) ORDER BY u.ord",
-	    &p, error_r);
-	batch_arrays_clear(a, NA);
-	return ret;
+	    a, NA, error_r);
 }
 
 /* ------------------------------------------------------- transaction */
