@@ -4,6 +4,7 @@
  * lines are written directly (no json-glib tree): building and
  * generating a JsonNode per line cost about a tenth of the parse time.
  */
+#include <string.h>
 #include <glib.h>
 
 #include "bounced/json_out.h"
@@ -15,69 +16,93 @@ static const char *const kind_names[] = {"none",      "dsn",      "bounce",
 /* The line being built, reused across lines (one allocation per run). */
 static GString *line;
 
-/* Appends s as a JSON string body, escaped exactly as json-glib 1.6's
-   generator does, so the output is byte-identical to the builder it
-   replaced: '"' and '\\', \b \f \n \r \t by name, the other bytes 0x01-0x1e
-   and 0x7f as \u00xx; everything else, 0x1f and bytes >= 0x80 (valid or
-   not: report_set() keeps report strings valid UTF-8, a file name need
-   not be), is copied as it is. */
-static void
-append_escaped(GString *out, const char *s)
+/* True for the bytes append_escaped() writes as an escape: '"', '\\',
+   0x01-0x1e and 0x7f. */
+static bool
+needs_escape(unsigned char c)
+{
+	return c == '"' || c == '\\' || c < 0x1f || c == 0x7f;
+}
+
+/* Writes the n bytes at s at o as a JSON string body, escaped exactly as
+   json-glib 1.6's generator does, so the output is byte-identical to the
+   builder it replaced: '"' and '\\', \b \f \n \r \t by name, the other
+   bytes 0x01-0x1e and 0x7f as \u00xx; everything else, 0x1f and bytes
+   >= 0x80 (valid or not: report_set() keeps report strings valid UTF-8,
+   a file name need not be), is copied as it is.  o must have room for
+   6 * n bytes.  Returns the end of what was written. */
+static char *
+put_escaped(char *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *run = p;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	const unsigned char *run;
 
-	for (; *p != '\0'; p++) {
-		if (*p != '"' && *p != '\\' && (*p >= 0x1f && *p != 0x7f))
-			continue;
-		g_string_append_len(out, (const char *)run, p - run);
-		run = p + 1;
-		g_string_append_c(out, '\\');
+	while (p < end) {
+		for (run = p; p < end && !needs_escape(*p); p++)
+			;
+		memcpy(o, run, p - run);
+		o += p - run;
+		if (p == end)
+			break;
+		*o++ = '\\';
 		switch (*p) {
 		case '"':
 		case '\\':
-			g_string_append_c(out, (char)*p);
+			*o++ = (char)*p;
 			break;
 		case '\b':
-			g_string_append_c(out, 'b');
+			*o++ = 'b';
 			break;
 		case '\f':
-			g_string_append_c(out, 'f');
+			*o++ = 'f';
 			break;
 		case '\n':
-			g_string_append_c(out, 'n');
+			*o++ = 'n';
 			break;
 		case '\r':
-			g_string_append_c(out, 'r');
+			*o++ = 'r';
 			break;
 		case '\t':
-			g_string_append_c(out, 't');
+			*o++ = 't';
 			break;
 		default:
-			g_string_append(out, "u00");
-			g_string_append_c(out, hex[*p >> 4]);
-			g_string_append_c(out, hex[*p & 0xf]);
+			memcpy(o, "u00", 3);
+			o[3] = hex[*p >> 4];
+			o[4] = hex[*p & 0xf];
+			o += 5;
 		}
+		p++;
 	}
-	g_string_append_len(out, (const char *)run, p - run);
+	return o;
 }
 
 /* Adds "name":value, or "name":null for NULL or ""; a comma before it
-   unless it opens an object.  Names are plain ASCII, never escaped. */
+   unless it opens an object.  Names are plain ASCII, never escaped.
+   The room for the worst case is taken once, then written directly. */
 static void
 add_str(GString *b, const char *name, const char *value)
 {
-	if (b->str[b->len - 1] != '{')
-		g_string_append_c(b, ',');
-	g_string_append_c(b, '"');
-	g_string_append(b, name);
-	if (value == NULL || *value == '\0') {
-		g_string_append(b, "\":null");
-		return;
+	size_t old = b->len, nlen = strlen(name);
+	size_t vlen = value != NULL ? strlen(value) : 0;
+	char *o;
+
+	g_string_set_size(b, old + nlen + 6 * vlen + 9);
+	o = b->str + old;
+	if (old == 0 || o[-1] != '{')
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, name, nlen);
+	o += nlen;
+	if (vlen == 0) {
+		memcpy(o, "\":null", 6);
+		o += 6;
+	} else {
+		memcpy(o, "\":\"", 3);
+		o = put_escaped(o + 3, value, vlen);
+		*o++ = '"';
 	}
-	g_string_append(b, "\":\"");
-	append_escaped(b, value);
-	g_string_append_c(b, '"');
+	g_string_truncate(b, o - b->str);
 }
 
 static void

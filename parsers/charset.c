@@ -12,6 +12,21 @@
 
 #include "charset.h"
 
+bool
+charset_has_8bit(const char *s, size_t len)
+{
+	guint64 acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < len; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & G_GUINT64_CONSTANT(0x8080808080808080)) != 0;
+}
+
 /* C1 controls (U+0080-U+009F) never occur in real text, but lenient
    decoders map stray 8-bit bytes to them: treat them as a failed guess. */
 static bool
@@ -183,12 +198,16 @@ iso2022jp_fast(const char *data, size_t len)
 static bool
 is_plain_ascii(const char *data, size_t len)
 {
-	size_t i;
+	return !charset_has_8bit(data, len) && memchr(data, '\0', len) == NULL;
+}
 
-	for (i = 0; i < len; i++)
-		if (data[i] == '\0' || (unsigned char)data[i] >= 0x80)
-			return false;
-	return true;
+/* As g_utf8_validate(data, len, NULL), which also refuses a NUL among
+   the len bytes; plain ASCII, the common case, is told first without
+   decoding characters. */
+static bool
+valid_utf8(const char *data, size_t len)
+{
+	return is_plain_ascii(data, len) || g_utf8_validate(data, len, NULL);
 }
 
 /* What try_convert() returns when it can be had without iconv, or NULL
@@ -235,19 +254,18 @@ charset_convert_strict(const char *data, size_t len, const char *charset)
 	return try_convert(data, len, charset);
 }
 
+/* True if the len bytes at data hold ESC $ B, ESC $ @, ESC ( J or
+   ESC ( I.  memchr() finds the ESC bytes, which most text has none of. */
 static bool
 has_iso2022jp_escape(const char *data, size_t len)
 {
-	size_t i;
+	const char *p = data, *end = data + len, *q;
 
-	for (i = 0; i + 2 < len; i++) {
-		if (data[i] != 0x1b)
-			continue;
-		if ((data[i + 1] == '$' &&
-		     (data[i + 2] == 'B' || data[i + 2] == '@')) ||
-		    (data[i + 1] == '(' &&
-		     (data[i + 2] == 'J' || data[i + 2] == 'I')))
+	while (end - p >= 3 && (q = memchr(p, 0x1b, end - p - 2)) != NULL) {
+		if ((q[1] == '$' && (q[2] == 'B' || q[2] == '@')) ||
+		    (q[1] == '(' && (q[2] == 'J' || q[2] == 'I')))
 			return true;
+		p = q + 1;
 	}
 	return false;
 }
@@ -308,7 +326,7 @@ detect(const char *data, size_t len)
 	if (has_iso2022jp_escape(data, len) &&
 	    (out = from_iso2022jp(data, len)) != NULL)
 		return out;
-	if (g_utf8_validate(data, len, NULL))
+	if (valid_utf8(data, len))
 		return g_strndup(data, len);
 	for (i = 0; order[i] != NULL; i++)
 		if ((out = try_convert(data, len, order[i])) != NULL)
@@ -328,15 +346,14 @@ charset_to_utf8(const char *data, size_t len, const char *charset)
 			out = from_iso2022jp(data, len);
 		else if (g_ascii_strcasecmp(charset, "utf-8") == 0 ||
 			 g_ascii_strcasecmp(charset, "utf8") == 0)
-			out = g_utf8_validate(data, len, NULL)
-				  ? g_strndup(data, len)
-				  : NULL;
+			out =
+			    valid_utf8(data, len) ? g_strndup(data, len) : NULL;
 		else if (!has_iso2022jp_escape(data, len))
 			out = try_convert(data, len, tolerant_name(charset));
 		/* An ASCII or Latin-1 label on 8-bit Japanese text is a
 		   common lie: let detection decide for 8-bit data. */
 		if (out != NULL && is_ascii_or_latin_label(charset) &&
-		    !g_utf8_validate(data, len, NULL)) {
+		    !valid_utf8(data, len)) {
 			g_free(out);
 			out = NULL;
 		}
@@ -352,8 +369,7 @@ charset_fix_header(const char *value)
 	if (value == NULL)
 		return NULL;
 	len = strlen(value);
-	if (!has_iso2022jp_escape(value, len) &&
-	    g_utf8_validate(value, len, NULL))
+	if (!has_iso2022jp_escape(value, len) && valid_utf8(value, len))
 		return g_strdup(value);
 	return charset_to_utf8(value, len, NULL);
 }

@@ -8,6 +8,7 @@
 #ifndef BOUNCED_CHARSET_H
 #define BOUNCED_CHARSET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Converts len bytes of data from charset (a MIME charset name, or NULL
@@ -28,6 +29,11 @@ char *charset_convert_strict(const char *data, size_t len,
    already decoded but that may still hold raw ISO-2022-JP escape
    sequences or invalid bytes.  NULL in gives NULL out. */
 char *charset_fix_header(const char *value);
+
+/* True if one of the len bytes at s is 8-bit (>= 0x80).  Reads 8 bytes
+   at a time: most text is ASCII, and this is how callers skip UTF-8
+   validation and conversion for it. */
+bool charset_has_8bit(const char *s, size_t len);
 
 /* Opens converters to UTF-8 from each charset of the NULL-terminated
    list and caches them until charset_shutdown().  GMime's header decoder

@@ -169,29 +169,32 @@ classify_is_hard(enum bounce_reason reason, const char *status,
 static char *
 classify_normalise(const char *s)
 {
-	GString *out = g_string_sized_new(s != NULL ? strlen(s) : 0);
+	/* the copy never grows: runs of blanks and the 3-byte quotes
+	   shrink, everything else is copied byte for byte */
+	char *out = g_malloc(s != NULL ? strlen(s) + 1 : 1), *o = out;
 	const unsigned char *p = (const unsigned char *)s;
 	bool space = false;
 
 	while (p != NULL && *p != '\0') {
 		if (*p <= ' ' || *p == 0x7f) {
-			space = out->len > 0;
+			space = o > out;
 			p++;
 			continue;
 		}
 		if (space)
-			g_string_append_c(out, ' ');
+			*o++ = ' ';
 		space = false;
 		if (p[0] == 0xe2 && p[1] == 0x80 &&
 		    (p[2] == 0x98 || p[2] == 0x99)) {
-			g_string_append_c(out, '\'');
+			*o++ = '\'';
 			p += 3;
 			continue;
 		}
-		g_string_append_c(out, g_ascii_tolower((char)*p));
+		*o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 		p++;
 	}
-	return g_string_free(out, FALSE);
+	*o = '\0';
+	return out;
 }
 
 /* Sets the bit of the byte pair a, b in m. */

@@ -274,9 +274,11 @@ dsn_iso_date(const char *date)
 	return iso;
 }
 
-/* One field while splitting: name and unfolded value. */
+/* One field while splitting: which name (if a field is open) and the
+   unfolded value (kept only for the names read here). */
 struct dsn_field {
-	char *name;
+	bool named;
+	int id; /* enum dsn_name */
 	GString *value;
 };
 
@@ -338,13 +340,73 @@ set_status(struct bounce_rcpt *rcpt, const char *value)
 	report_set_status(rcpt, value);
 }
 
+/* The fields read here; any other name is ignored (but still ends the
+   field before it). */
+enum dsn_name {
+	DSN_OTHER,
+	/* per-recipient fields */
+	DSN_FINAL_RECIPIENT,
+	DSN_ORIGINAL_RECIPIENT,
+	DSN_ACTION,
+	DSN_STATUS,
+	DSN_DIAGNOSTIC_CODE,
+	DSN_REMOTE_MTA,
+	DSN_LAST_ATTEMPT_DATE,
+	DSN_WILL_RETRY_UNTIL,
+	DSN_FINAL_LOG_ID,
+	/* per-message fields */
+	DSN_REPORTING_MTA,
+	DSN_ORIGINAL_ENVELOPE_ID,
+	DSN_ARRIVAL_DATE,
+};
+
+/* True for the names of per-recipient fields: a group is started for
+   them, even for those whose value is not kept. */
+static bool
+is_rcpt_field(enum dsn_name id)
+{
+	return id >= DSN_FINAL_RECIPIENT && id <= DSN_FINAL_LOG_ID;
+}
+
+/* Returns the id of the n-byte field name, ignoring ASCII case. */
+static enum dsn_name
+field_id(const char *name, size_t n)
+{
+	static const struct {
+		const char *name;
+		enum dsn_name id;
+	} names[] = {
+	    {"Final-Recipient", DSN_FINAL_RECIPIENT},
+	    {"Original-Recipient", DSN_ORIGINAL_RECIPIENT},
+	    {"Action", DSN_ACTION},
+	    {"Status", DSN_STATUS},
+	    {"Diagnostic-Code", DSN_DIAGNOSTIC_CODE},
+	    {"Remote-MTA", DSN_REMOTE_MTA},
+	    {"Last-Attempt-Date", DSN_LAST_ATTEMPT_DATE},
+	    {"Will-Retry-Until", DSN_WILL_RETRY_UNTIL},
+	    {"Final-Log-ID", DSN_FINAL_LOG_ID},
+	    {"Reporting-MTA", DSN_REPORTING_MTA},
+	    {"Original-Envelope-Id", DSN_ORIGINAL_ENVELOPE_ID},
+	    {"Arrival-Date", DSN_ARRIVAL_DATE},
+	};
+	size_t i;
+
+	/* name holds no NUL, so a table name that is shorter differs
+	   within n bytes, and one that is longer has no NUL at n */
+	for (i = 0; i < G_N_ELEMENTS(names); i++)
+		if (g_ascii_strncasecmp(name, names[i].name, n) == 0 &&
+		    names[i].name[n] == '\0')
+			return names[i].id;
+	return DSN_OTHER;
+}
+
 /* Applies a per-recipient field to the current group. */
 static void
-rcpt_field(struct dsn_state *st, const char *name, const char *value)
+rcpt_field(struct dsn_state *st, enum dsn_name id, const char *value)
 {
 	struct bounce_rcpt *r;
 
-	if (g_ascii_strcasecmp(name, "Final-Recipient") == 0) {
+	if (id == DSN_FINAL_RECIPIENT) {
 		if (st->rcpt != NULL && st->rcpt_has_final)
 			st->rcpt = NULL;
 		r = state_rcpt(st);
@@ -354,121 +416,132 @@ rcpt_field(struct dsn_state *st, const char *name, const char *value)
 		return;
 	}
 	r = state_rcpt(st);
-	if (g_ascii_strcasecmp(name, "Original-Recipient") == 0) {
+	if (id == DSN_ORIGINAL_RECIPIENT) {
 		g_free(r->original_recipient);
 		r->original_recipient = clean_addr_field(value);
-	} else if (g_ascii_strcasecmp(name, "Action") == 0) {
+	} else if (id == DSN_ACTION) {
 		char *action = g_ascii_strdown(value, -1);
 
 		report_set(&r->action, g_strstrip(action));
 		g_free(action);
-	} else if (g_ascii_strcasecmp(name, "Status") == 0) {
+	} else if (id == DSN_STATUS) {
 		set_status(r, value);
-	} else if (g_ascii_strcasecmp(name, "Diagnostic-Code") == 0) {
+	} else if (id == DSN_DIAGNOSTIC_CODE) {
 		set_diagnostic(r, value);
-	} else if (g_ascii_strcasecmp(name, "Remote-MTA") == 0) {
+	} else if (id == DSN_REMOTE_MTA) {
 		set_mta_name(&r->remote_mta, value);
-	} else if (g_ascii_strcasecmp(name, "Last-Attempt-Date") == 0) {
+	} else if (id == DSN_LAST_ATTEMPT_DATE) {
 		g_free(r->last_attempt);
 		r->last_attempt = dsn_iso_date(value);
 	}
 }
 
-static bool
-is_rcpt_field(const char *name)
-{
-	static const char *const names[] = {"Final-Recipient",
-					    "Original-Recipient",
-					    "Action",
-					    "Status",
-					    "Diagnostic-Code",
-					    "Remote-MTA",
-					    "Last-Attempt-Date",
-					    "Will-Retry-Until",
-					    "Final-Log-ID",
-					    NULL};
-	size_t i;
-
-	for (i = 0; names[i] != NULL; i++)
-		if (g_ascii_strcasecmp(name, names[i]) == 0)
-			return true;
-	return false;
-}
-
 static void
-message_field(struct dsn_state *st, const char *name, const char *value)
+message_field(struct dsn_state *st, enum dsn_name id, const char *value)
 {
 	struct bounce_report *r = st->report;
 
-	if (g_ascii_strcasecmp(name, "Reporting-MTA") == 0)
+	if (id == DSN_REPORTING_MTA)
 		set_mta_name(&r->reporting_mta, value);
-	else if (g_ascii_strcasecmp(name, "Original-Envelope-Id") == 0)
+	else if (id == DSN_ORIGINAL_ENVELOPE_ID)
 		report_set(&r->original.envelope_id, value);
-	else if (g_ascii_strcasecmp(name, "Arrival-Date") == 0 &&
-		 r->date == NULL)
+	else if (id == DSN_ARRIVAL_DATE && r->date == NULL)
 		r->date = dsn_iso_date(value);
 }
 
+/* Applies the field read so far, if any, and forgets it.  The value is
+   stripped in place: the buffer is emptied afterwards anyway. */
 static void
 apply_field(struct dsn_state *st, struct dsn_field *f)
 {
 	char *value;
 
-	if (f->name == NULL)
+	if (!f->named)
 		return;
-	value = g_strstrip(g_strdup(f->value->str));
-	if (is_rcpt_field(f->name))
-		rcpt_field(st, f->name, value);
+	f->named = false;
+	if (f->id == DSN_OTHER)
+		return;
+	value = g_strstrip(f->value->str);
+	if (is_rcpt_field(f->id))
+		rcpt_field(st, f->id, value);
 	else
-		message_field(st, f->name, value);
-	g_free(value);
-	g_clear_pointer(&f->name, g_free);
+		message_field(st, f->id, value);
 	g_string_truncate(f->value, 0);
 }
 
-/* Handles one line: a continuation, a new field, or a group break. */
-static void
-split_line(struct dsn_state *st, struct dsn_field *f, const char *line)
+/* Returns how many of the n bytes at p are blanks (space, tab) before
+   the first other byte. */
+static size_t
+blank_prefix(const char *p, size_t n)
 {
-	const char *colon;
+	size_t i = 0;
 
-	if (*line == '\0' || strspn(line, " \t") == strlen(line)) {
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i;
+}
+
+/* Handles one line of n bytes (no line end): a continuation, a new
+   field, or a group break. */
+static void
+split_line(struct dsn_state *st, struct dsn_field *f, const char *line,
+	   size_t n)
+{
+	size_t lead = blank_prefix(line, n);
+	const char *colon, *name, *name_end;
+
+	if (lead == n) {
 		apply_field(st, f);
 		st->rcpt = NULL;
 		return;
 	}
-	if ((*line == ' ' || *line == '\t') && f->name != NULL) {
-		g_string_append_c(f->value, ' ');
-		g_string_append(f->value, line + strspn(line, " \t"));
+	if (lead > 0 && f->named) {
+		if (f->id != DSN_OTHER) {
+			g_string_append_c(f->value, ' ');
+			g_string_append_len(f->value, line + lead, n - lead);
+		}
 		return;
 	}
 	apply_field(st, f);
-	colon = strchr(line, ':');
+	colon = memchr(line, ':', n);
 	if (colon == NULL || colon == line || colon - line > 64)
 		return;
-	f->name = g_strndup(line, colon - line);
-	g_strstrip(f->name);
-	g_string_assign(f->value, colon + 1);
+	/* the name as g_strstrip() leaves it */
+	for (name = line; name < colon && g_ascii_isspace(*name); name++)
+		;
+	for (name_end = colon; name_end > name && g_ascii_isspace(name_end[-1]);
+	     name_end--)
+		;
+	f->named = true;
+	f->id = field_id(name, name_end - name);
+	g_string_truncate(f->value, 0);
+	if (f->id != DSN_OTHER)
+		g_string_append_len(f->value, colon + 1, line + n - colon - 1);
 }
 
 int
 dsn_parse_fields(const char *text, struct bounce_report *report)
 {
 	struct dsn_state st = {report, NULL, false, 0};
-	struct dsn_field f = {NULL, g_string_new(NULL)};
-	char **lines = g_strsplit(text, "\n", -1);
-	size_t i;
+	struct dsn_field f = {false, DSN_OTHER, g_string_new(NULL)};
+	const char *p = text, *end = text + strlen(text), *nl;
 
-	for (i = 0; lines[i] != NULL; i++) {
-		size_t n = strlen(lines[i]);
+	/* every line, as g_strsplit(text, "\n") makes them: a text that
+	   ends with '\n' has an empty last line */
+	for (;;) {
+		size_t n;
 
-		if (n > 0 && lines[i][n - 1] == '\r')
-			lines[i][n - 1] = '\0';
-		split_line(&st, &f, lines[i]);
+		nl = memchr(p, '\n', end - p);
+		n = (nl != NULL ? nl : end) - p;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		split_line(&st, &f, p, n);
+		if (nl == NULL)
+			break;
+		p = nl + 1;
 	}
 	apply_field(&st, &f);
 	g_string_free(f.value, TRUE);
-	g_strfreev(lines);
 	return st.count;
 }
 
@@ -524,6 +597,30 @@ add_command_note(struct bounce_rcpt *r, const char *text_diag)
 	g_free(joined);
 }
 
+/* True if reading the human-readable text could change nothing below:
+   every recipient has an address (or an original one) and a diagnostic,
+   and the text holds no "(in".  A command note needs "(in reply to " in
+   the diagnostic read from the text, and that diagnostic is the text's
+   own lines joined with spaces and cleaned (blank runs become one
+   space, nothing is removed), so its "(in" stands in one line of the
+   text.  Saves the scan of most DSNs, whose fields say it all. */
+static bool
+text_adds_nothing(const struct bounce_input *in,
+		  const struct bounce_report *report)
+{
+	guint i;
+
+	for (i = 0; i < report->rcpts->len; i++) {
+		const struct bounce_rcpt *r =
+		    g_ptr_array_index(report->rcpts, i);
+
+		if ((r->recipient == NULL && r->original_recipient == NULL) ||
+		    r->diagnostic == NULL || *r->diagnostic == '\0')
+			return false;
+	}
+	return !text_has_ci(in->body, "(in");
+}
+
 /* Fills recipients' missing address and diagnostic from the
    human-readable part. */
 static void
@@ -540,7 +637,8 @@ fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 	struct bounce_report *text = report_new();
 	guint i;
 
-	textscan_recipients(in->body, &spec, text);
+	if (!text_adds_nothing(in, report))
+		textscan_recipients(in->body, &spec, text);
 	for (i = 0; i < report->rcpts->len; i++) {
 		struct bounce_rcpt *r = g_ptr_array_index(report->rcpts, i);
 		struct bounce_rcpt *t;

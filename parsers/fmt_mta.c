@@ -147,14 +147,12 @@ static bool
 header_matches(const struct bounce_input *in, const char *spec)
 {
 	const char *colon = strchr(spec, ':');
-	char *name = colon != NULL ? g_strndup(spec, colon - spec)
-				   : g_strdup(spec);
-	const char *value = input_header(in, name);
-	bool hit;
+	const char *value = mime_headers_get_n(
+	    in->msg->headers, spec,
+	    colon != NULL ? (size_t)(colon - spec) : strlen(spec));
 
-	hit = value != NULL && (colon == NULL || text_has_ci(value, colon + 1));
-	g_free(name);
-	return hit;
+	return value != NULL &&
+	       (colon == NULL || text_has_ci(value, colon + 1));
 }
 
 static bool
@@ -218,6 +216,15 @@ lead_addr(const char *s, const char *e, const char **a_r, size_t *alen_r)
 	return *a_r == s || (*s == '<' && *a_r == s + 1);
 }
 
+/* True if the line p..e holds one of quoted_headers; each of them holds
+   a colon, which most lines do not. */
+static bool
+quoted_header_line(const char *p, const char *e)
+{
+	return memchr(p, ':', e - p) != NULL &&
+	       text_line_has_any(p, e, quoted_headers);
+}
+
 /* Finds the address of a recipient line per f->shape.  Returns the shape
    that matched, or 0 if the line holds no recipient. */
 static unsigned
@@ -227,7 +234,7 @@ rcpt_line(const struct mta_format *f, const char *p, const char *e,
 	const char *s = skip_space(p, e);
 	size_t n;
 
-	if (text_line_has_any(p, e, f->ignore) || text_line_has_any(p, e, quoted_headers) ||
+	if (text_line_has_any(p, e, f->ignore) || quoted_header_line(p, e) ||
 	    (f->need != NULL && !text_line_has_any(p, e, f->need)))
 		return 0;
 	if ((f->shape & SHAPE_ANY) && text_find_addr(s, e - s, a_r, alen_r))

@@ -53,8 +53,7 @@ static bool
 header_matches(struct mime_headers *list, const char *spec)
 {
 	const char *colon = strchr(spec, ':');
-	char *name = g_strndup(spec, colon != NULL ? (size_t)(colon - spec)
-						  : strlen(spec));
+	size_t len = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
 	const char *needle = colon != NULL ? colon + 1 : NULL;
 	size_t i, n = mime_headers_count(list);
 	bool found = false;
@@ -62,12 +61,11 @@ header_matches(struct mime_headers *list, const char *spec)
 	while (needle != NULL && *needle == ' ')
 		needle++;
 	for (i = 0; i < n && !found; i++) {
-		if (!mime_headers_name_is(list, i, name))
+		if (!mime_headers_name_is_n(list, i, spec, len))
 			continue;
 		found = needle == NULL ||
 			text_has_ci(mime_headers_value(list, i), needle);
 	}
-	g_free(name);
 	return found;
 }
 

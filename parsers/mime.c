@@ -11,6 +11,7 @@
 
 #include "mime.h"
 #include "charset.h"
+#include "textscan.h"
 
 struct mime_field {
 	const char *name;
@@ -77,35 +78,55 @@ mime_headers_count(const struct mime_headers *headers)
 	return headers->fields->len;
 }
 
+/* True if field f is named by the n bytes at name, ignoring ASCII
+   case. */
+static bool
+field_named(const struct mime_field *f, const char *name, size_t n)
+{
+	return f->name_len == n && text_same_ci(f->name, name, n);
+}
+
 bool
 mime_headers_name_is(const struct mime_headers *headers, size_t i,
 		     const char *name)
 {
-	const struct mime_field *f =
-	    &g_array_index(headers->fields, struct mime_field, i);
-
-	return f->name_len == strlen(name) &&
-	       g_ascii_strncasecmp(f->name, name, f->name_len) == 0;
+	return mime_headers_name_is_n(headers, i, name, strlen(name));
 }
 
-/* False for text without an encoded word that is 7-bit or valid UTF-8,
-   which GMime's decoder returns unchanged (checked over random strings,
-   tests/test_parse.c), so most fields skip it. */
-static bool
-needs_decoding(const char *s)
+bool
+mime_headers_name_is_n(const struct mime_headers *headers, size_t i,
+		       const char *name, size_t n)
 {
-	const unsigned char *p;
-	bool eight_bit = false;
+	return field_named(
+	    &g_array_index(headers->fields, struct mime_field, i), name, n);
+}
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (p[0] == '=' && p[1] == '?')
+/* True if the len bytes at s hold "=?". */
+static bool
+has_eword_start(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len, *q;
+
+	while (p < end && (q = memchr(p, '=', end - p)) != NULL) {
+		if (q + 1 < end && q[1] == '?')
 			return true;
-		eight_bit = eight_bit || *p >= 0x80;
+		p = q + 1;
 	}
+	return false;
+}
+
+/* False for text (len bytes, no NUL) without an encoded word that is
+   7-bit or valid UTF-8, which GMime's decoder returns unchanged (checked
+   over random strings, tests/test_parse.c), so most fields skip it. */
+static bool
+needs_decoding(const char *s, size_t len)
+{
+	if (has_eword_start(s, len))
+		return true;
 	/* GMime decodes each raw 8-bit word with the first fallback charset
 	   that fits it, and UTF-8 always comes first: valid UTF-8 comes back
 	   unchanged, only after an iconv_open() per word. */
-	return eight_bit && !g_utf8_validate(s, -1, NULL);
+	return charset_has_8bit(s, len) && !g_utf8_validate(s, len, NULL);
 }
 
 static bool
@@ -114,14 +135,30 @@ is_lwsp(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Returns the first CR or LF in [p, e), or e.  *cr and *nl hold the
+   first CR and LF found so far (NULL: none left) and move forward only,
+   so a walk over a value reads each byte at most twice. */
+static const char *
+next_break(const char *p, const char *e, const char **cr, const char **nl)
+{
+	if (*cr != NULL && *cr < p)
+		*cr = memchr(p, '\r', e - p);
+	if (*nl != NULL && *nl < p)
+		*nl = memchr(p, '\n', e - p);
+	if (*cr == NULL)
+		return *nl != NULL ? *nl : e;
+	return *nl != NULL && *nl < *cr ? *nl : *cr;
+}
+
 /* As g_mime_utils_header_unfold() on the first len bytes of raw (up to a
    NUL): white space (space, tab, CR, LF) trimmed at both ends, CR and LF
-   dropped inside (tests/test_parse.c compares them).  Newly allocated. */
+   dropped inside (tests/test_parse.c compares them).  Newly allocated;
+   its length in *len_r. */
 static char *
-unfold(const char *raw, size_t len)
+unfold(const char *raw, size_t len, size_t *len_r)
 {
 	const char *end = memchr(raw, '\0', len);
-	const char *last;
+	const char *last, *brk, *cr, *nl;
 	char *out, *o;
 
 	end = end != NULL ? end : raw + len;
@@ -130,10 +167,16 @@ unfold(const char *raw, size_t len)
 	for (last = end; last > raw && is_lwsp(last[-1]); last--)
 		;
 	o = out = g_malloc(last - raw + 1);
-	for (; raw < last; raw++)
-		if (*raw != '\r' && *raw != '\n')
-			*o++ = *raw;
+	cr = memchr(raw, '\r', last - raw);
+	nl = memchr(raw, '\n', last - raw);
+	while (raw < last) {
+		brk = next_break(raw, last, &cr, &nl);
+		memcpy(o, raw, brk - raw);
+		o += brk - raw;
+		raw = brk < last ? brk + 1 : last;
+	}
 	*o = '\0';
+	*len_r = o - out;
 	return out;
 }
 
@@ -336,11 +379,12 @@ mime_headers_value(struct mime_headers *headers, size_t i)
 	struct mime_field *f =
 	    &g_array_index(headers->fields, struct mime_field, i);
 	char *unfolded;
+	size_t len;
 
 	if (f->value != NULL)
 		return f->value;
-	unfolded = unfold(f->raw, f->raw_len);
-	if (!needs_decoding(unfolded)) {
+	unfolded = unfold(f->raw, f->raw_len, &len);
+	if (!needs_decoding(unfolded, len)) {
 		f->value = unfolded;
 		return f->value;
 	}
@@ -355,10 +399,18 @@ mime_headers_value(struct mime_headers *headers, size_t i)
 const char *
 mime_headers_get(struct mime_headers *headers, const char *name)
 {
+	return mime_headers_get_n(headers, name, strlen(name));
+}
+
+const char *
+mime_headers_get_n(struct mime_headers *headers, const char *name, size_t len)
+{
 	size_t i, n = headers->fields->len;
 
 	for (i = 0; i < n; i++)
-		if (mime_headers_name_is(headers, i, name))
+		if (field_named(
+			&g_array_index(headers->fields, struct mime_field, i),
+			name, len))
 			return mime_headers_value(headers, i);
 	return NULL;
 }
@@ -366,10 +418,12 @@ mime_headers_get(struct mime_headers *headers, const char *name)
 const char *
 mime_headers_get_last(struct mime_headers *headers, const char *name)
 {
-	size_t i = headers->fields->len;
+	size_t i = headers->fields->len, len = strlen(name);
 
 	while (i-- > 0)
-		if (mime_headers_name_is(headers, i, name))
+		if (field_named(
+			&g_array_index(headers->fields, struct mime_field, i),
+			name, len))
 			return mime_headers_value(headers, i);
 	return NULL;
 }
@@ -408,8 +462,7 @@ split_content_fields(struct mime_headers *h)
 		struct mime_field *f =
 		    &g_array_index(h->fields, struct mime_field, i);
 
-		if (f->name_len >= 8 &&
-		    g_ascii_strncasecmp(f->name, "Content-", 8) == 0)
+		if (f->name_len >= 8 && text_same_ci(f->name, "Content-", 8))
 			g_array_append_val(content->fields, *f);
 		else
 			g_array_index(h->fields, struct mime_field, kept++) =
@@ -548,6 +601,20 @@ fields_refused(const struct fields *f, const struct mime_headers *h)
 	       (f->end == FIELDS_EOF && h->fields->len == 0);
 }
 
+/* Returns the start of the first line after the one at p that starts
+   with '-', or end: outside an mbox only such a line can be a boundary
+   (match_boundary()), and base64 content has no '-' at all. */
+static const char *
+next_dash_line(const char *p, const char *end)
+{
+	const char *q;
+
+	for (q = p; (q = memchr(q, '-', end - q)) != NULL; q++)
+		if (q > p && q[-1] == '\n')
+			return q;
+	return end;
+}
+
 /* Skips content from *pos to the next boundary line (*pos at it) or the
    end; sets the content range, without the line break that belongs to
    the boundary. */
@@ -560,8 +627,13 @@ scan_content(const struct scan *s, const char **pos, const char **start_r,
 
 	*start_r = p;
 	while (p < s->end) {
-		const char *e = line_end(p, s->end);
+		const char *e;
 
+		if (!s->mbox && *p != '-') {
+			p = next_dash_line(p, s->end);
+			continue;
+		}
+		e = line_end(p, s->end);
 		if ((hit = match_boundary(s, p, e)).level >= 0) {
 			*len_r = p > *start_r ? (size_t)(p - 1 - *start_r) : 0;
 			*pos = p;
@@ -796,7 +868,28 @@ mime_headers_parse(const char *data, size_t len, GMimeParserOptions *options)
 static bool
 ctype_token_char(unsigned char c)
 {
-	return c > ' ' && c < 0x7f && strchr("()<>@,;:\\\"/[]?=*%", c) == NULL;
+	switch (c) {
+	case '(':
+	case ')':
+	case '<':
+	case '>':
+	case '@':
+	case ',':
+	case ';':
+	case ':':
+	case '\\':
+	case '"':
+	case '/':
+	case '[':
+	case ']':
+	case '?':
+	case '=':
+	case '*':
+	case '%':
+		return false;
+	default:
+		return c > ' ' && c < 0x7f;
+	}
 }
 
 /* Copies the token at *p to *o with its NUL; false if there is none. */

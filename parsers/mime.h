@@ -107,6 +107,15 @@ size_t mime_headers_count(const struct mime_headers *headers);
 bool mime_headers_name_is(const struct mime_headers *headers, size_t i,
 			  const char *name);
 
+/* As mime_headers_name_is() for the name of n bytes at name (the rest of
+   a "Name: needle" spec, say, is not looked at). */
+bool mime_headers_name_is_n(const struct mime_headers *headers, size_t i,
+			    const char *name, size_t n);
+
+/* As mime_headers_get() for the name of n bytes at name. */
+const char *mime_headers_get_n(struct mime_headers *headers, const char *name,
+			       size_t n);
+
 /* Returns the decoded value of field i (see mime_headers_get()). */
 const char *mime_headers_value(struct mime_headers *headers, size_t i);
 

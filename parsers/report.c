@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "charset.h"
 
 struct bounce_report *
 report_new(void)
@@ -117,6 +118,18 @@ is_blank_char(const unsigned char *p, size_t n)
 	return n == 3 && p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80;
 }
 
+/* Returns how many of the (at most max) bytes at p are printable ASCII
+   before the first other byte. */
+static size_t
+printable_run(const unsigned char *p, size_t max)
+{
+	size_t i = 0;
+
+	while (i < max && p[i] > ' ' && p[i] < 0x7f)
+		i++;
+	return i;
+}
+
 /* Returns a clean one-line UTF-8 copy of value: invalid bytes become
    U+FFFD, controls become spaces, white-space runs collapse, and the
    ends are trimmed.  Valid text (the common case) is not copied first,
@@ -127,21 +140,31 @@ clean_line(const char *value)
 	char *valid = NULL, *out, *o;
 	bool space = false;
 	const unsigned char *p;
-	size_t n;
+	size_t n, len = strlen(value), room;
 
-	if (!g_utf8_validate(value, -1, NULL))
-		value = valid = g_utf8_make_valid(value, -1);
+	if (charset_has_8bit(value, len) &&
+	    !g_utf8_validate(value, len, NULL)) {
+		value = valid = g_utf8_make_valid(value, len);
+		len = strlen(value);
+	}
 	/* the copy never grows: a blank run of n >= 1 bytes becomes one */
-	o = out = g_malloc(strlen(value) + 1);
+	o = out = g_malloc(len + 1);
 	for (p = (const unsigned char *)value;
 	     *p != '\0' && (size_t)(o - out) < REPORT_MAX_FIELD; p += n) {
 		if (*p > ' ' && *p < 0x7f) {
-			/* printable ASCII, the common case: one byte */
+			/* printable ASCII, the common case: the first byte,
+			   then the rest of the run while there is room */
 			if (space)
 				*o++ = ' ';
 			space = false;
 			*o++ = (char)*p;
-			n = 1;
+			room = (size_t)(o - out) < REPORT_MAX_FIELD
+				   ? REPORT_MAX_FIELD - (size_t)(o - out)
+				   : 0;
+			n = printable_run(p + 1, room);
+			memcpy(o, p + 1, n);
+			o += n;
+			n++;
 			continue;
 		}
 		n = (size_t)g_utf8_skip[*p];

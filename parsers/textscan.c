@@ -26,7 +26,7 @@ range_find_ci(const char *p, const char *e, const char *needle, size_t n)
 	b = up != lo ? memchr(p, up, last - p + 1) : NULL;
 	while (a != NULL || b != NULL) {
 		c = b == NULL || (a != NULL && a < b) ? a : b;
-		if (g_ascii_strncasecmp(c + 1, needle + 1, n - 1) == 0)
+		if (text_same_ci(c + 1, needle + 1, n - 1))
 			return c;
 		if (c == a)
 			a = c < last ? memchr(c + 1, lo, last - c) : NULL;
@@ -70,7 +70,9 @@ text_has_any_ci(const char *hay, const char *const *needles)
 bool
 text_starts_ci(const char *s, const char *prefix)
 {
-	return s != NULL && g_ascii_strncasecmp(s, prefix, strlen(prefix)) == 0;
+	/* text_same_ci() stops at the first difference, so it never reads past
+	   the NUL of a shorter s */
+	return s != NULL && text_same_ci(s, prefix, strlen(prefix));
 }
 
 static bool

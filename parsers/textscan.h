@@ -15,6 +15,23 @@
 #include <stddef.h>
 #include "report.h"
 
+/* True if the n bytes at a and b are equal, ignoring ASCII case (as
+   g_ascii_strncasecmp() for bytes without NUL); inline, cheaper than a
+   library call for the short compares of header names and searches.
+   Stops at the first difference. */
+static inline bool
+text_same_ci(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i] &&
+		    (a[i] >= 'A' && a[i] <= 'Z' ? a[i] - 'A' + 'a' : a[i]) !=
+			(b[i] >= 'A' && b[i] <= 'Z' ? b[i] - 'A' + 'a' : b[i]))
+			return false;
+	return true;
+}
+
 /* Returns a pointer to the first occurrence of needle in hay, ignoring
    ASCII case, or NULL.  An empty needle matches at hay. */
 const char *text_find_ci(const char *hay, const char *needle);

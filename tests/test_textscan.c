@@ -58,6 +58,70 @@ test_find_ci(void)
 	test_assert(text_has_any_ci("a xyZ b", markers));
 	test_assert(!text_has_any_ci(NULL, markers));
 	test_assert(text_starts_ci("Final-Recipient: x", "final-recipient:"));
+	test_assert(!text_starts_ci("Final", "final-recipient:"));
+	test_assert(!text_starts_ci("", "final-recipient:"));
+	test_assert(text_starts_ci("x", ""));
+	test_end();
+}
+
+/* charset_has_8bit() reads 8 bytes at a time: every length and position
+   around the word size. */
+static void
+test_has_8bit(void)
+{
+	char buf[40];
+	size_t len, at;
+
+	test_begin("charset_has_8bit");
+	memset(buf, 'a', sizeof(buf));
+	for (len = 0; len <= 24; len++) {
+		test_assert(!charset_has_8bit(buf + 1, len));
+		for (at = 0; at < len; at++) {
+			buf[1 + at] = (char)0x80;
+			test_assert(charset_has_8bit(buf + 1, len));
+			buf[1 + at] = 'a';
+		}
+		/* a byte just past len does not count */
+		buf[1 + len] = (char)0xff;
+		test_assert(!charset_has_8bit(buf + 1, len));
+		buf[1 + len] = 'a';
+	}
+	test_end();
+}
+
+/* dsn_parse_fields() over CRLF lines, folded values, unknown fields
+   (also folded) and a field name with blanks before the colon. */
+static void
+test_dsn_fields(void)
+{
+	static const char text[] =
+	    "Reporting-MTA: dns; mx.example.jp\r\n"
+	    "\r\n"
+	    "Final-Recipient: rfc822; a@B.example.jp\r\n"
+	    "X-Unknown: 1\r\n"
+	    "  Status: 4.4.4\r\n"
+	    "Action : Failed\r\n"
+	    "Status: 5.1.1\r\n"
+	    "Diagnostic-Code: smtp; 550\r\n"
+	    "\t user unknown\r\n"
+	    "\r\n"
+	    "Final-Recipient: rfc822; c@d.example.jp\n"
+	    "Status: 4.2.2";
+	struct bounce_report *r = report_new();
+	struct bounce_rcpt *a, *c;
+
+	test_begin("dsn_parse_fields");
+	test_assert(dsn_parse_fields(text, r) == 2);
+	test_assert_str(r->reporting_mta, "mx.example.jp");
+	a = g_ptr_array_index(r->rcpts, 0);
+	c = g_ptr_array_index(r->rcpts, 1);
+	test_assert_str(a->recipient, "a@b.example.jp");
+	test_assert_str(a->action, "failed");
+	test_assert_str(a->status, "5.1.1");
+	test_assert_str(a->diagnostic, "550 user unknown");
+	test_assert_str(c->recipient, "c@d.example.jp");
+	test_assert_str(c->status, "4.2.2");
+	report_free(&r);
 	test_end();
 }
 
@@ -224,6 +288,24 @@ test_report_set(void)
 	report_set(&field, big->str);
 	test_assert(strlen(field) <= 4003);
 	test_assert(g_utf8_validate(field, -1, NULL));
+	/* the cut of printable ASCII runs: at 4000 bytes, the character
+	   after a space kept whole */
+	g_string_assign(big, "  ");
+	for (i = 0; i < 5000; i++)
+		g_string_append_c(big, 'a');
+	report_set(&field, big->str);
+	test_assert(strlen(field) == 4000);
+	g_string_truncate(big, 0);
+	for (i = 0; i < 3000; i++)
+		g_string_append(big, "ab ");
+	report_set(&field, big->str);
+	test_assert(strlen(field) == 4000);
+	test_assert(strncmp(field, "ab ab", 5) == 0);
+	g_string_truncate(big, 0);
+	for (i = 0; i < 3000; i++)
+		g_string_append(big, "a ");
+	report_set(&field, big->str);
+	test_assert(strlen(field) == 4001);
 	report_set(&field, NULL);
 	test_assert(field == NULL);
 	g_string_free(big, TRUE);
@@ -326,12 +408,14 @@ main(void)
 	g_mime_init();
 	test_find_addr();
 	test_find_ci();
+	test_has_8bit();
 	test_search_random();
 	test_recipients();
 	test_status_replycode();
 	test_report_set();
 	test_charset();
 	test_dsn_helpers();
+	test_dsn_fields();
 	test_verp();
 	bounce_shutdown();
 	g_mime_shutdown();
