@@ -9,10 +9,11 @@
  * fetcher acks each message (moves or flags it).  Batches are recorded
  * by the recorder thread (recorder.h) while the next one is fetched and
  * parsed here; at most one is in flight.  A batch that fails is recorded
- * again one message at a time, so only a bad message stays.  A message the fetcher lends as already recorded
- * (its ack failed after an earlier COMMIT, or it came back under a new
- * UIDVALIDITY) is only acked.  Nothing here logs a password or message
- * text: messages are named by "SHOP/MAILBOX: KEY".
+ * again one message at a time, so only a bad message stays.  A message
+ * the fetcher lends as already recorded (its ack failed after an earlier
+ * COMMIT, or it came back under a new UIDVALIDITY) is only acked.
+ * Nothing here logs a password or message text: messages are named by
+ * "SHOP/MAILBOX: KEY".
  */
 #include "config.h"
 
@@ -354,12 +355,18 @@ poll_commit(struct poll_run *run)
 }
 
 /* Records and acks every message taken so far.  Returns as
-   poll_finish(). */
+   poll_finish(); messages that could not even be handed to the recorder
+   (the batch before them lost the database or the server) count as
+   failed and stay on the server. */
 static int
 poll_drain(struct poll_run *run)
 {
 	int ret = poll_commit(run);
 
+	if (ret < 0) {
+		run->st->failed += run->filling.msgs->len;
+		poll_batch_clear(&run->filling);
+	}
 	return poll_finish(run) < 0 ? -1 : ret;
 }
 
