@@ -298,10 +298,18 @@ if [ $NOTIFY = 1 ]; then
 		waited=$((waited + 1))
 	done
 	sleep 1 # let the other notices of this run arrive too
-	say "$(find "$OWNER_MD/new" "$OWNER_MD/cur" -type f | wc -l) notification(s) in owner@bounce.test's INBOX; the first one:"
-	/usr/bin/python3 - "$(find "$OWNER_MD/new" "$OWNER_MD/cur" -type f | sort | head -n 1)" <<'EOF'
-import email, email.policy, sys
-m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+	say "$(find "$OWNER_MD/new" "$OWNER_MD/cur" -type f | wc -l) notification(s) in owner@bounce.test's INBOX; the one about the first order sent:"
+	# notices arrive in the order their bounces were polled, which
+	# depends on the MTAs' timing: show the one with the lowest order
+	# number (the first mail sent)
+	/usr/bin/python3 - $(find "$OWNER_MD/new" "$OWNER_MD/cur" -type f | sort) <<'EOF'
+import email, email.policy, re, sys
+def load(path):
+    return email.message_from_binary_file(open(path, "rb"), policy=email.policy.default)
+def order(m):
+    found = re.findall(r"ORD-\d{4}-\d+", str(m["Subject"] or ""))
+    return min(found) if found else "~"
+m = min((load(p) for p in sys.argv[1:]), key=order)
 print()
 for h in ("From", "To", "Subject", "Date", "Auto-Submitted"):
     if m[h] is not None:
