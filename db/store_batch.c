@@ -82,6 +82,12 @@ struct batch_state {
 	const char *success_why;
 };
 
+/* A failure of a new message: a recipient whose state the rule reads. */
+struct batch_failure {
+	struct batch_msg *bm;
+	const struct store_item *it;
+};
+
 /* A row of counted_originals, shop_alerts or notify_outbox. */
 struct batch_row {
 	guint result; /* index into results */
@@ -94,6 +100,7 @@ struct batch {
 	struct store *store;
 	struct batch_msg *msgs;
 	guint n;
+	GArray *failures;  /* struct batch_failure, in batch order */
 	GArray *results;   /* struct batch_result */
 	guint written;     /* results[0..written-1] are in the database */
 	GHashTable *state; /* "shop\naddress" -> struct batch_state */
@@ -362,6 +369,28 @@ batch_epoch(const PGresult *res, int row, int col)
 		   : g_ascii_strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/* Collects the failures of the new messages (known once the message
+   rows are in), in batch order, for the statements that read their
+   state. */
+static void
+batch_collect_failures(struct batch *b)
+{
+	guint i, j;
+
+	for (i = 0; i < b->n; i++) {
+		struct batch_msg *bm = &b->msgs[i];
+
+		for (j = 0; bm->inserted && j < bm->items->len; j++) {
+			struct batch_failure f = {
+			    bm, &g_array_index(bm->items, struct store_item, j)};
+
+			if (g_array_index(bm->events, struct batch_event, j)
+				.ev == RULE_FAILURE)
+				g_array_append_val(b->failures, f);
+		}
+	}
+}
+
 /* Locks (creating) and reads the state of every address with a failure,
    in (shop, address) order. */
 static int
@@ -371,21 +400,15 @@ batch_lock_states(struct batch *b, char **error_r)
 	GHashTableIter iter;
 	gpointer value;
 	PGresult *res;
-	guint i, j;
+	guint i;
 	int r;
 
-	for (i = 0; i < b->n; i++) {
-		struct batch_msg *bm = &b->msgs[i];
+	for (i = 0; i < b->failures->len; i++) {
+		const struct batch_failure *f =
+		    &g_array_index(b->failures, struct batch_failure, i);
 
-		for (j = 0; bm->inserted && j < bm->items->len; j++)
-			if (g_array_index(bm->events, struct batch_event, j)
-				.ev == RULE_FAILURE)
-				batch_state_get(
-				    b, bm->m.shop_id,
-				    g_array_index(bm->items, struct store_item,
-						  j)
-					.address)
-				    ->locked = true;
+		batch_state_get(b, f->bm->m.shop_id, f->it->address)->locked =
+		    true;
 	}
 	if (g_hash_table_size(b->state) == 0)
 		return 0;
@@ -443,24 +466,17 @@ batch_read_counted(struct batch *b, char **error_r)
 {
 	struct pgarray a[3];
 	PGresult *res;
-	guint i, j;
+	guint i;
 	int r;
 
 	batch_arrays_init(a, 3);
-	for (i = 0; i < b->n; i++) {
-		struct batch_msg *bm = &b->msgs[i];
+	for (i = 0; i < b->failures->len; i++) {
+		const struct batch_failure *f =
+		    &g_array_index(b->failures, struct batch_failure, i);
 
-		for (j = 0; bm->inserted && j < bm->items->len; j++) {
-			if (g_array_index(bm->events, struct batch_event, j)
-				.ev != RULE_FAILURE)
-				continue;
-			pgarray_add_str(&a[0], bm->m.shop_id);
-			pgarray_add_str(
-			    &a[1],
-			    g_array_index(bm->items, struct store_item, j)
-				.address);
-			pgarray_add_str(&a[2], bm->m.orig_key);
-		}
+		pgarray_add_str(&a[0], f->bm->m.shop_id);
+		pgarray_add_str(&a[1], f->it->address);
+		pgarray_add_str(&a[2], f->bm->m.orig_key);
 	}
 	if (a[0].n == 0) {
 		batch_arrays_clear(a, 3);
@@ -491,26 +507,19 @@ batch_read_sent(struct batch *b, char **error_r)
 {
 	struct pgarray a[2];
 	PGresult *res;
-	guint i, j;
+	guint i;
 	int r;
 
 	batch_arrays_init(a, 2);
-	for (i = 0; i < b->n; i++) {
-		struct batch_msg *bm = &b->msgs[i];
+	for (i = 0; i < b->failures->len; i++) {
+		const struct batch_failure *f =
+		    &g_array_index(b->failures, struct batch_failure, i);
 
-		for (j = 0; bm->inserted && j < bm->items->len; j++) {
-			const struct store_item *it =
-			    &g_array_index(bm->items, struct store_item, j);
-
-			if (g_array_index(bm->events, struct batch_event, j)
-				.ev != RULE_FAILURE)
-				continue;
-			pgarray_add_str(&a[0], bm->m.shop_id);
-			pgarray_add_str(&a[1], it->address);
-			if (it->address_utf8 != NULL) {
-				pgarray_add_str(&a[0], bm->m.shop_id);
-				pgarray_add_str(&a[1], it->address_utf8);
-			}
+		pgarray_add_str(&a[0], f->bm->m.shop_id);
+		pgarray_add_str(&a[1], f->it->address);
+		if (f->it->address_utf8 != NULL) {
+			pgarray_add_str(&a[0], f->bm->m.shop_id);
+			pgarray_add_str(&a[1], f->it->address_utf8);
 		}
 	}
 	if (a[0].n == 0) {
@@ -997,6 +1006,7 @@ batch_reset(struct batch *b)
 	for (i = 0; b->results != NULL && i < b->results->len; i++)
 		g_free(g_array_index(b->results, struct batch_result, i)
 			   .decision);
+	g_clear_pointer(&b->failures, g_array_unref);
 	g_clear_pointer(&b->results, g_array_unref);
 	g_clear_pointer(&b->state, g_hash_table_destroy);
 	g_clear_pointer(&b->counted, g_hash_table_destroy);
@@ -1014,6 +1024,7 @@ batch_tx(struct batch *b, char **error_r)
 	guint i;
 
 	batch_reset(b);
+	b->failures = g_array_new(FALSE, FALSE, sizeof(struct batch_failure));
 	b->results = g_array_new(FALSE, FALSE, sizeof(struct batch_result));
 	b->state = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					 batch_state_free);
@@ -1031,8 +1042,10 @@ batch_tx(struct batch *b, char **error_r)
 	}
 	if (db_begin(b->store->db, error_r) < 0)
 		return -1;
-	if (batch_insert_messages(b, error_r) < 0 ||
-	    batch_lock_states(b, error_r) < 0 ||
+	if (batch_insert_messages(b, error_r) < 0)
+		goto fail;
+	batch_collect_failures(b);
+	if (batch_lock_states(b, error_r) < 0 ||
 	    batch_read_counted(b, error_r) < 0 ||
 	    batch_read_sent(b, error_r) < 0 ||
 	    batch_apply_rule(b, error_r) < 0 ||
@@ -1041,11 +1054,12 @@ batch_tx(struct batch *b, char **error_r)
 	    batch_write_counted(b, error_r) < 0 ||
 	    batch_write_alerts(b, error_r) < 0 ||
 	    batch_write_outbox(b, error_r) < 0 ||
-	    db_commit(b->store->db, error_r) < 0) {
-		db_rollback(b->store->db);
-		return -1;
-	}
+	    db_commit(b->store->db, error_r) < 0)
+		goto fail;
 	return 0;
+fail:
+	db_rollback(b->store->db);
+	return -1;
 }
 
 /* Prepares bm for in: keys, attribution and the rule's view of each
@@ -1057,7 +1071,6 @@ batch_msg_init(struct store *store, struct batch_msg *bm,
 	guint j;
 
 	memset(bm, 0, sizeof(*bm));
-	memset(&in->out, 0, sizeof(in->out));
 	bm->in = in;
 	bm->m.store = store;
 	bm->m.report = in->report;
