@@ -300,20 +300,32 @@ store_orig_message_id(const struct bounce_report *report)
 		   : "";
 }
 
+void
+store_outbox_params(const struct store_msg *m, const char *kind,
+		    const char *result_id, const struct store_item *it,
+		    const char *decision, const char **params)
+{
+	int n = 0;
+
+	params[n++] = m->shop_id;
+	params[n++] = kind;
+	params[n++] = result_id;
+	params[n++] = it->address;
+	params[n++] = classify_reason_name(it->rcpt->reason);
+	params[n++] = store_nz(m->report->order_number);
+	params[n++] = store_nz(m->report->mail_type);
+	params[n++] = decision;
+	params[n++] = store_orig_message_id(m->report);
+	g_assert(n == STORE_OUTBOX_PARAMS);
+}
+
 int
 store_outbox(struct store_msg *m, const char *kind, const char *result_id,
 	     const struct store_item *it, const char *decision, char **error_r)
 {
-	const char *params[9] = {m->shop_id,
-				 kind,
-				 result_id,
-				 it->address,
-				 classify_reason_name(it->rcpt->reason),
-				 store_nz(m->report->order_number),
-				 store_nz(m->report->mail_type),
-				 decision,
-				 store_orig_message_id(m->report)};
+	const char *params[STORE_OUTBOX_PARAMS];
 
+	store_outbox_params(m, kind, result_id, it, decision, params);
 	return db_exec(
 	    m->store->db, "store_outbox",
 	    "INSERT INTO notify_outbox (shop_id, kind, result_id, payload, "
@@ -321,28 +333,38 @@ store_outbox(struct store_msg *m, const char *kind, const char *result_id,
 	    "jsonb_build_object('address', $4::text, 'reason', $5::text, "
 	    "'order_number', $6::text, 'mail_type', $7::text, 'decision', "
 	    "$8::text)), $9)",
-	    9, params, error_r);
+	    STORE_OUTBOX_PARAMS, params, error_r);
+}
+
+void
+store_alert_params(const struct store_msg *m, const struct store_item *it,
+		   const char *result_id, const char **params)
+{
+	const struct bounce_rcpt *rc = it->rcpt;
+	int n = 0;
+
+	params[n++] = m->shop_id;
+	params[n++] = result_id;
+	params[n++] =
+	    rc->remote_mta != NULL ? rc->remote_mta : m->report->reporting_mta;
+	params[n++] = classify_reason_name(rc->reason);
+	params[n++] = store_nz(rc->status);
+	params[n++] = rc->diagnostic;
+	g_assert(n == STORE_ALERT_PARAMS);
 }
 
 int
 store_alert(struct store_msg *m, const struct store_item *it,
 	    const char *result_id, const char *why, char **error_r)
 {
-	const struct bounce_rcpt *rc = it->rcpt;
-	const char *provider =
-	    rc->remote_mta != NULL ? rc->remote_mta : m->report->reporting_mta;
-	const char *params[6] = {m->shop_id,
-				 result_id,
-				 provider,
-				 classify_reason_name(rc->reason),
-				 store_nz(rc->status),
-				 rc->diagnostic};
+	const char *params[STORE_ALERT_PARAMS];
 
+	store_alert_params(m, it, result_id, params);
 	if (db_exec(m->store->db, "store_alert",
 		    "INSERT INTO shop_alerts (shop_id, result_id, provider, "
-		    "reason, "
-		    "status, diagnostic) VALUES ($1, $2, $3, $4, $5, $6)",
-		    6, params, error_r) < 0 ||
+		    "reason, status, diagnostic) VALUES ($1, $2, $3, $4, $5, "
+		    "$6)",
+		    STORE_ALERT_PARAMS, params, error_r) < 0 ||
 	    store_outbox(m, "sender_alert", result_id, it, why, error_r) < 0)
 		return -1;
 	if (m->out != NULL)

@@ -921,30 +921,28 @@ batch_write_counted(struct batch *b, char **error_r)
 	    a, 4, error_r);
 }
 
-/* Writes the shop alerts (columns as store_alert()). */
+/* Writes the shop alerts (values as store_alert()). */
 static int
 batch_write_alerts(struct batch *b, char **error_r)
 {
-	struct pgarray a[6];
+	struct pgarray a[STORE_ALERT_PARAMS];
 	guint i;
+	int k;
 
 	if (b->alerts->len == 0)
 		return 0;
-	batch_arrays_init(a, 6);
+	batch_arrays_init(a, STORE_ALERT_PARAMS);
 	for (i = 0; i < b->alerts->len; i++) {
 		guint r = g_array_index(b->alerts, struct batch_row, i).result;
 		const struct batch_result *br =
 		    &g_array_index(b->results, struct batch_result, r);
-		const struct bounce_rcpt *rc = br->it->rcpt;
+		const char *cols[STORE_ALERT_PARAMS];
+		char id[24];
 
-		pgarray_add_str(&a[0], br->bm->m.shop_id);
-		pgarray_add_int(&a[1], br->result_id);
-		pgarray_add_str(&a[2], rc->remote_mta != NULL
-					   ? rc->remote_mta
-					   : br->bm->m.report->reporting_mta);
-		pgarray_add_str(&a[3], classify_reason_name(rc->reason));
-		pgarray_add_str(&a[4], store_nz(rc->status));
-		pgarray_add_str(&a[5], rc->diagnostic);
+		g_snprintf(id, sizeof(id), "%" G_GINT64_FORMAT, br->result_id);
+		store_alert_params(&br->bm->m, br->it, id, cols);
+		for (k = 0; k < STORE_ALERT_PARAMS; k++)
+			pgarray_add_str(&a[k], cols[k]);
 	}
 	return batch_exec_arrays(
 	    b, "batch_alerts",
@@ -953,36 +951,33 @@ batch_write_alerts(struct batch *b, char **error_r)
 	    "u.d FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
 	    "$5::text[], $6::text[]) WITH ORDINALITY AS u(s, r, p, re, st, d, "
 	    "ord) ORDER BY u.ord",
-	    a, 6, error_r);
+	    a, STORE_ALERT_PARAMS, error_r);
 }
 
-/* Writes the outbox rows (columns and payload as store_outbox()). */
+/* Writes the outbox rows (values as store_outbox()). */
 static int
 batch_write_outbox(struct batch *b, char **error_r)
 {
-	enum { NA = 9 };
-	struct pgarray a[NA];
+	struct pgarray a[STORE_OUTBOX_PARAMS];
 	guint i;
+	int k;
 
 	if (b->outbox->len == 0)
 		return 0;
-	batch_arrays_init(a, NA);
+	batch_arrays_init(a, STORE_OUTBOX_PARAMS);
 	for (i = 0; i < b->outbox->len; i++) {
 		const struct batch_row *row =
 		    &g_array_index(b->outbox, struct batch_row, i);
 		const struct batch_result *br =
 		    &g_array_index(b->results, struct batch_result, row->result);
-		const struct bounce_report *rep = br->bm->m.report;
+		const char *cols[STORE_OUTBOX_PARAMS];
+		char id[24];
 
-		pgarray_add_str(&a[0], br->bm->m.shop_id);
-		pgarray_add_str(&a[1], row->kind);
-		pgarray_add_int(&a[2], br->result_id);
-		pgarray_add_str(&a[3], br->it->address);
-		pgarray_add_str(&a[4], classify_reason_name(br->it->rcpt->reason));
-		pgarray_add_str(&a[5], store_nz(rep->order_number));
-		pgarray_add_str(&a[6], store_nz(rep->mail_type));
-		pgarray_add_str(&a[7], row->decision);
-		pgarray_add_str(&a[8], store_orig_message_id(rep));
+		g_snprintf(id, sizeof(id), "%" G_GINT64_FORMAT, br->result_id);
+		store_outbox_params(&br->bm->m, row->kind, id, br->it,
+				    row->decision, cols);
+		for (k = 0; k < STORE_OUTBOX_PARAMS; k++)
+			pgarray_add_str(&a[k], cols[k]);
 	}
 	return batch_exec_arrays(
 	    b, "batch_outbox",
@@ -993,7 +988,7 @@ batch_write_outbox(struct batch *b, char **error_r)
 	    "u.m FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
 	    "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) WITH "
 	    "ORDINALITY AS u(s, k, r, a, re, o, t, d, m, ord) ORDER BY u.ord",
-	    a, NA, error_r);
+	    a, STORE_OUTBOX_PARAMS, error_r);
 }
 
 /* ------------------------------------------------------- transaction */

@@ -110,6 +110,27 @@ int store_quiet_send(struct db *db, const char *shop_id, const char *address,
 		     gint64 when, int grace_days, const char *orig_key,
 		     gint64 *at_r, char **error_r);
 
+/* Number of values store_alert_params() fills; the columns of
+   shop_alerts, in order: shop_id, result_id, provider (the remote MTA,
+   else the reporting MTA), reason, status, diagnostic. */
+#define STORE_ALERT_PARAMS 6
+
+/* Fills params[0..STORE_ALERT_PARAMS-1] for the alert of item (result
+   result_id); borrowed strings. */
+void store_alert_params(const struct store_msg *m, const struct store_item *it,
+			const char *result_id, const char **params);
+
+/* Number of values store_outbox_params() fills: shop_id, kind,
+   result_id, then the payload's address, reason, order_number,
+   mail_type and decision, then orig_message_id. */
+#define STORE_OUTBOX_PARAMS 9
+
+/* Fills params[0..STORE_OUTBOX_PARAMS-1] for an outbox row of kind for
+   item (result result_id); borrowed strings. */
+void store_outbox_params(const struct store_msg *m, const char *kind,
+			 const char *result_id, const struct store_item *it,
+			 const char *decision, const char **params);
+
 /* Inserts a shop alert and its outbox row for the sender-side result
    result_id of item. */
 int store_alert(struct store_msg *m, const struct store_item *it,
