@@ -177,35 +177,39 @@ dc_start() {
 	echo "LMTP_PORT=$LMTP_PORT; export LMTP_PORT"
 }
 
+# dc_master DIR: checks that DIR is a dovecot dir; sets pid to the
+# pid of its master (empty when none runs).
+dc_master() {
+	[ -f "$1/dovecot.conf" ] || { echo "dovecot.sh: $1 is not a dovecot dir" >&2; exit 99; }
+	pid=$(cat "$1/run/master.pid" 2>/dev/null)
+}
+
+# dc_wait_gone PID: waits (at most 5 s) until process PID is gone.
+dc_wait_gone() {
+	tries=0
+	while [ -n "$1" ] && kill -0 "$1" 2>/dev/null; do
+		tries=$((tries + 1))
+		[ $tries -gt 50 ] && break
+		sleep 0.1
+	done
+}
+
 # dc_halt DIR: kills the server of DIR at once (SIGKILL to the master's
 # session: the master daemonizes as a session leader, its children stay in
 # it) and waits until it is gone.  A graceful stop would let the IMAP
 # processes finish what their clients asked first.
 dc_halt() {
-	T=$1
-	[ -f "$T/dovecot.conf" ] || { echo "dovecot.sh: $T is not a dovecot dir" >&2; exit 99; }
-	pid=$(cat "$T/run/master.pid" 2>/dev/null)
+	dc_master "$1"
 	[ -n "$pid" ] && pkill -KILL -s "$pid" 2>/dev/null
-	tries=0
-	while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
-		tries=$((tries + 1))
-		[ $tries -gt 50 ] && break
-		sleep 0.1
-	done
-	rm -f "$T/run/master.pid"
+	dc_wait_gone "$pid"
+	rm -f "$1/run/master.pid"
 }
 
 # dc_graceful DIR: stops the server of DIR and waits until it is gone.
 dc_graceful() {
-	T=$1
-	[ -f "$T/dovecot.conf" ] || { echo "dovecot.sh: $T is not a dovecot dir" >&2; exit 99; }
-	as_server "$DOVECOT" -c "$T/dovecot.conf" stop >/dev/null 2>&1
-	tries=0
-	while [ -s "$T/run/master.pid" ] && kill -0 "$(cat "$T/run/master.pid")" 2>/dev/null; do
-		tries=$((tries + 1))
-		[ $tries -gt 50 ] && break
-		sleep 0.1
-	done
+	dc_master "$1"
+	as_server "$DOVECOT" -c "$1/dovecot.conf" stop >/dev/null 2>&1
+	dc_wait_gone "$pid"
 }
 
 dc_stop() {
