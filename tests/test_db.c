@@ -24,6 +24,7 @@
 #include "parsers/bounce.h"
 #include "parsers/classify.h"
 #include "tests/test.h"
+#include "tests/test_pg.h"
 
 #define T0 1717200000 /* 2024-06-01 00:00:00 UTC */
 #define DAY 86400
@@ -1433,19 +1434,11 @@ setup(void)
 int
 main(int argc, char **argv)
 {
-	const char *top = g_getenv("top_srcdir");
 	int ret;
 
 	(void)argc;
-	if (g_getenv("PGHOST") == NULL) {
-		/* no server given: run under a throwaway cluster */
-		char *pg = g_build_filename(top != NULL ? top : ".", "tests",
-		    "pg.sh", NULL);
-
-		execl("/bin/sh", "sh", pg, "run", argv[0], (char *)NULL);
-		perror("exec tests/pg.sh");
+	if (test_pg_or_reexec(argv[0]) != 0)
 		return 99;
-	}
 	g_mime_init();
 	setup();
 	test_scenarios();

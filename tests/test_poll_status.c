@@ -19,6 +19,7 @@
 #include "db/poll_status.h"
 #include "db/stats.h"
 #include "tests/test.h"
+#include "tests/test_pg.h"
 
 static struct db *db;
 
@@ -271,18 +272,9 @@ setup(void)
 int
 main(int argc, char **argv)
 {
-	const char *top = g_getenv("top_srcdir");
-
 	(void)argc;
-	if (g_getenv("PGHOST") == NULL) {
-		/* no server given: run under a throwaway cluster */
-		char *pg = g_build_filename(top != NULL ? top : ".", "tests",
-					    "pg.sh", NULL);
-
-		execl("/bin/sh", "sh", pg, "run", argv[0], (char *)NULL);
-		perror("exec tests/pg.sh");
+	if (test_pg_or_reexec(argv[0]) != 0)
 		return 99;
-	}
 	setup();
 	test_never_polled();
 	test_ok_then_errors();
