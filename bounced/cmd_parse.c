@@ -3,22 +3,26 @@
  *
  * Prints one JSON object per recipient (json_out.c), in command-line
  * order, also when many files are parsed by worker processes.  Exit status: 0
- * when every file was read, 1 if any could not be read (named on stderr), 2 on
- * bad usage.  A file that is read but cannot be parsed is not an exit
- * failure: it prints a kind "error" object, as the daemon records it.
+ * when every file was read, 1 if any could not be read (named on stderr) or
+ * the output could not be written, 2 on bad usage.  A file that is read but
+ * cannot be parsed is not an exit failure: it prints a kind "error" object, as
+ * the daemon records it.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bounced/cmd_parse.h"
@@ -43,7 +47,8 @@ static const char parse_usage[] =
     "                       (default: one per CPU); output order and exit\n"
     "                       status are the same as with one\n"
     "\n"
-    "Exit status: 0 all files read, 1 a file could not be read, 2 bad usage.\n";
+    "Exit status: 0 all files read, 1 a file could not be read or the output\n"
+    "could not be written, 2 bad usage.\n";
 
 /* Reads fd to its end, keeping at most max + 1 bytes in buf (appended
    in place, no bounce buffer); returns the total size in *total_r, or -1
@@ -187,7 +192,12 @@ parse_one(const char *path, const struct bounce_options *opts, GString *buf,
 	return 0;
 }
 
-/* Parses files in order; returns 1 if one could not be read, else 0. */
+/* The errno of the first failed write to standard output, 0 if none. */
+static int output_errno;
+
+/* Parses files in order; returns 1 if one could not be read, else 0.
+   Stops early when out is standard output and writing it failed
+   (output_errno says why). */
 static int
 parse_files(char **files, int n, const struct bounce_options *opts, FILE *out,
 	    FILE *err)
@@ -195,9 +205,12 @@ parse_files(char **files, int n, const struct bounce_options *opts, FILE *out,
 	GString *buf = g_string_sized_new(65536);
 	int i, failed = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && output_errno == 0; i++) {
 		if (parse_one(files[i], opts, buf, out, err) < 0)
 			failed = 1;
+		if (out == stdout && ferror(out))
+			output_errno = errno != 0 ? errno : EIO;
+	}
 	g_string_free(buf, TRUE);
 	return failed;
 }
@@ -206,114 +219,211 @@ parse_files(char **files, int n, const struct bounce_options *opts, FILE *out,
 
    GMime is single-threaded, so many files are parsed by forked workers.
    Workers take batches of PARSE_BATCH files from a shared counter (a slow
-   or busy core never holds the others up) and write each batch's output
-   to their own unlinked temporary files, noting where it is in a shared
-   slot; the parent then copies the batches out in command-line order, so
-   the output is the same as from one process. */
+   or busy core never holds the others up) and parse each batch into
+   memory.  The shared frontier `emitted` names the next batch to write:
+   only the worker holding that batch writes, straight to standard output
+   and standard error, then moves the frontier on.  So the output is in
+   command-line order, as from one process, with no copy through the
+   parent.  A worker keeps at most PARSE_PENDING_BYTES (or
+   PARSE_PENDING_BATCHES) of finished batches waiting for the frontier;
+   past that it waits instead of taking more.
 
-#define PARSE_BATCH       32
-#define PARSE_MAX_WORKERS 16
-#define PARSE_SLOTS_AT    64
+   If a worker dies (a crash, a kill), the parent tells the others to
+   leave, waits for them and parses every batch from the frontier on
+   itself, so nothing is lost or repeated.  A worker that cannot write the
+   output (a full disk) says so and exits with PARSE_EXIT_OUTPUT; the
+   parent then stops without parsing more. */
 
-struct batch_slot {
-	int done;
-	int failed;
-	int worker;
-	long out_off, out_len;
-	long err_off, err_len;
+#define PARSE_BATCH           32
+#define PARSE_MAX_WORKERS     16
+#define PARSE_PENDING_BYTES   (1 << 20)
+#define PARSE_PENDING_BATCHES 64
+#define PARSE_WAIT_NS         20000000L /* a missed wake costs at most this */
+#define PARSE_EXIT_OUTPUT     4
+
+/* In memory shared by the parent and the workers. */
+struct pool_shared {
+	int next;    /* the next batch to take */
+	int emitted; /* every batch below it is written */
+	int writing; /* 1 + the batch being written, 0 when none */
+	int waiting; /* workers asleep on emitted */
+	int stop;    /* set by the parent: leave without writing more */
+	int failed;  /* a file could not be read */
 };
 
 struct pool {
 	char **files;
 	int nfiles, nbatches, nworkers;
 	const struct bounce_options *opts;
-	int *next;                /* shared: the next batch to take */
-	struct batch_slot *slots; /* shared: one per batch */
-	size_t map_len;
-	FILE *out[PARSE_MAX_WORKERS], *err[PARSE_MAX_WORKERS];
+	struct pool_shared *sh;
 };
+
+/* A parsed batch waiting for the frontier: where its lines are in the
+   worker's memory streams. */
+struct pending_batch {
+	int batch;
+	size_t out_off, out_len, err_off, err_len;
+};
+
+/* One worker's parsed batches not yet written. */
+struct pending {
+	FILE *out, *err; /* memory streams the batches are parsed into */
+	char *out_buf, *err_buf;
+	size_t out_size, err_size;
+	struct pending_batch q[PARSE_PENDING_BATCHES];
+	int first, count;
+};
+
+static long
+futex_call(int *addr, int op, int val, const struct timespec *timeout)
+{
+	return syscall(SYS_futex, addr, op, val, timeout, NULL, 0);
+}
+
+/* Sleeps until the frontier moves past seen (or a short timeout, or the
+   parent's stop: both are rechecked by the caller). */
+static void
+pool_wait_frontier(struct pool_shared *sh, int seen)
+{
+	struct timespec t = {0, PARSE_WAIT_NS};
+
+	__atomic_add_fetch(&sh->waiting, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&sh->emitted, __ATOMIC_SEQ_CST) == seen &&
+	    !__atomic_load_n(&sh->stop, __ATOMIC_SEQ_CST))
+		(void)futex_call(&sh->emitted, FUTEX_WAIT, seen, &t);
+	__atomic_sub_fetch(&sh->waiting, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Writes all of len bytes at buf to fd; returns 0, or -1 with errno. */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes the waiting batches whose turn it is and moves the frontier past
+   each; never returns if the output cannot be written. */
+static void
+pool_write_ready(struct pool_shared *sh, struct pending *pd)
+{
+	while (pd->count > 0) {
+		struct pending_batch *b = &pd->q[pd->first];
+
+		if (__atomic_load_n(&sh->emitted, __ATOMIC_ACQUIRE) != b->batch)
+			return;
+		__atomic_store_n(&sh->writing, b->batch + 1, __ATOMIC_SEQ_CST);
+		if (write_all(STDOUT_FILENO, pd->out_buf + b->out_off,
+			      b->out_len) < 0 ||
+		    write_all(STDERR_FILENO, pd->err_buf + b->err_off,
+			      b->err_len) < 0) {
+			int saved = errno;
+
+			fprintf(stderr,
+				"bouncectl parse: writing the output: %s\n",
+				strerror(saved));
+			_exit(PARSE_EXIT_OUTPUT);
+		}
+		/* in this order: writing then names a finished batch only
+		   if its writer died between the two */
+		__atomic_store_n(&sh->emitted, b->batch + 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&sh->writing, 0, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&sh->waiting, __ATOMIC_SEQ_CST) > 0)
+			(void)futex_call(&sh->emitted, FUTEX_WAKE, INT_MAX,
+					 NULL);
+		pd->first = (pd->first + 1) % PARSE_PENDING_BATCHES;
+		pd->count--;
+	}
+	/* all written: the streams start again at their beginning */
+	rewind(pd->out);
+	rewind(pd->err);
+}
+
+/* True if the worker holds as much waiting output as it may. */
+static bool
+pool_pending_full(const struct pending *pd)
+{
+	const struct pending_batch *last;
+
+	if (pd->count == 0)
+		return false;
+	if (pd->count == PARSE_PENDING_BATCHES)
+		return true;
+	last = &pd->q[(pd->first + pd->count - 1) % PARSE_PENDING_BATCHES];
+	return last->out_off + last->out_len - pd->q[pd->first].out_off >=
+	       PARSE_PENDING_BYTES;
+}
+
+/* Parses batch b into the worker's memory streams and queues it. */
+static void
+pool_parse_batch(struct pool *p, struct pending *pd, GString *buf, int b)
+{
+	struct pending_batch *q =
+	    &pd->q[(pd->first + pd->count) % PARSE_PENDING_BATCHES];
+	int first = b * PARSE_BATCH;
+	int n = MIN(PARSE_BATCH, p->nfiles - first), i;
+
+	q->batch = b;
+	q->out_off = (size_t)ftell(pd->out);
+	q->err_off = (size_t)ftell(pd->err);
+	for (i = 0; i < n; i++)
+		if (parse_one(p->files[first + i], p->opts, buf, pd->out,
+			      pd->err) < 0)
+			__atomic_store_n(&p->sh->failed, 1, __ATOMIC_RELAXED);
+	/* the buffers move as the streams grow: read them after the flush */
+	if (fflush(pd->out) != 0 || fflush(pd->err) != 0)
+		_exit(3); /* out of memory: the parent parses it again */
+	q->out_len = (size_t)ftell(pd->out) - q->out_off;
+	q->err_len = (size_t)ftell(pd->err) - q->err_off;
+	pd->count++;
+}
 
 /* The worker loop; never returns. */
 static void
-pool_work(struct pool *p, int w)
+pool_work(struct pool *p)
 {
+	struct pool_shared *sh = p->sh;
 	GString *buf = g_string_sized_new(65536);
+	struct pending pd = {0};
 	int b;
 
-	while ((b = __atomic_fetch_add(p->next, 1, __ATOMIC_RELAXED)) <
-	       p->nbatches) {
-		struct batch_slot *slot = &p->slots[b];
-		int first = b * PARSE_BATCH;
-		int n = MIN(PARSE_BATCH, p->nfiles - first), i;
-
-		slot->worker = w;
-		slot->out_off = ftell(p->out[w]);
-		slot->err_off = ftell(p->err[w]);
-		for (i = 0; i < n; i++)
-			if (parse_one(p->files[first + i], p->opts, buf,
-				      p->out[w], p->err[w]) < 0)
-				slot->failed = 1;
-		/* on disk before it counts as done: a batch of a worker that
-		   dies is parsed again by the parent */
-		if (fflush(p->out[w]) != 0 || fflush(p->err[w]) != 0)
-			_exit(3);
-		slot->out_len = ftell(p->out[w]) - slot->out_off;
-		slot->err_len = ftell(p->err[w]) - slot->err_off;
-		__atomic_store_n(&slot->done, 1, __ATOMIC_RELEASE);
-	}
-	g_string_free(buf, TRUE);
-	_exit(0);
-}
-
-/* Copies len bytes at off of fp's file to to (flushed first): in the
-   kernel with sendfile() where it can (one call for a batch, no copies
-   through user space), else through a buffer. */
-static void
-copy_range(FILE *fp, long off, long len, FILE *to)
-{
-	char chunk[65536];
-	off_t at = off;
-	ssize_t n;
-
-	fflush(to);
-	while (len > 0 && (n = sendfile(fileno(to), fileno(fp), &at,
-					(size_t)len)) > 0)
-		len -= n;
-	off = (long)at;
-	while (len > 0 && (n = pread(fileno(fp), chunk,
-				     MIN((long)sizeof(chunk), len), off)) > 0) {
-		fwrite(chunk, 1, (size_t)n, to);
-		off += n;
-		len -= n;
-	}
-}
-
-/* Emits every batch in order; a batch a dead worker left undone is
-   parsed here.  Returns 1 if any file could not be read. */
-static int
-pool_collect(struct pool *p)
-{
-	int b, failed = 0;
-
-	for (b = 0; b < p->nbatches; b++) {
-		struct batch_slot *slot = &p->slots[b];
-		int first = b * PARSE_BATCH;
-
-		if (!__atomic_load_n(&slot->done, __ATOMIC_ACQUIRE)) {
-			failed |=
-			    parse_files(p->files + first,
-					MIN(PARSE_BATCH, p->nfiles - first),
-					p->opts, stdout, stderr);
+	pd.out = open_memstream(&pd.out_buf, &pd.out_size);
+	pd.err = open_memstream(&pd.err_buf, &pd.err_size);
+	if (pd.out == NULL || pd.err == NULL)
+		_exit(3);
+	for (;;) {
+		pool_write_ready(sh, &pd);
+		if (__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
+			_exit(0);
+		if (pool_pending_full(&pd)) {
+			pool_wait_frontier(
+			    sh,
+			    __atomic_load_n(&sh->emitted, __ATOMIC_ACQUIRE));
 			continue;
 		}
-		copy_range(p->out[slot->worker], slot->out_off, slot->out_len,
-			   stdout);
-		fflush(stdout);
-		copy_range(p->err[slot->worker], slot->err_off, slot->err_len,
-			   stderr);
-		failed |= slot->failed;
+		b = __atomic_fetch_add(&sh->next, 1, __ATOMIC_RELAXED);
+		if (b >= p->nbatches)
+			break;
+		pool_parse_batch(p, &pd, buf, b);
 	}
-	return failed;
+	for (;;) {
+		pool_write_ready(sh, &pd);
+		if (pd.count == 0 ||
+		    __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
+			_exit(0);
+		pool_wait_frontier(
+		    sh, __atomic_load_n(&sh->emitted, __ATOMIC_ACQUIRE));
+	}
 }
 
 /* Starts the workers; returns how many run (0: parse in this process). */
@@ -322,18 +432,90 @@ pool_start(struct pool *p, pid_t *pids)
 {
 	int w;
 
+	fflush(stdout);
+	fflush(stderr);
 	for (w = 0; w < p->nworkers; w++) {
-		if ((p->out[w] = tmpfile()) == NULL ||
-		    (p->err[w] = tmpfile()) == NULL)
-			break;
-		fflush(stdout);
-		fflush(stderr);
 		if ((pids[w] = fork()) < 0)
 			break;
 		if (pids[w] == 0)
-			pool_work(p, w);
+			pool_work(p);
 	}
 	return w;
+}
+
+/* Waits for the started workers.  When one dies, tells the others to
+   leave.  Returns 0 when all finished, 1 when one died, PARSE_EXIT_OUTPUT
+   when one could not write the output. */
+static int
+pool_wait(struct pool *p, const pid_t *pids, int started)
+{
+	int left = started, lost = 0, status, w;
+	pid_t pid;
+
+	while (left > 0) {
+		if ((pid = waitpid(-1, &status, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (w = 0; w < started && pids[w] != pid; w++)
+			;
+		if (w == started)
+			continue;
+		left--;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			continue;
+		if (WIFEXITED(status) &&
+		    WEXITSTATUS(status) == PARSE_EXIT_OUTPUT) {
+			lost = PARSE_EXIT_OUTPUT; /* the worker said why */
+		} else {
+			if (WIFSIGNALED(status))
+				fprintf(stderr,
+					"bouncectl parse: a worker process was "
+					"killed by signal %d (%s); its files "
+					"are parsed again\n",
+					WTERMSIG(status),
+					strsignal(WTERMSIG(status)));
+			else
+				fprintf(stderr,
+					"bouncectl parse: a worker process "
+					"exited with status %d; its files are "
+					"parsed again\n",
+					WEXITSTATUS(status));
+			if (lost == 0)
+				lost = 1;
+		}
+		__atomic_store_n(&p->sh->stop, 1, __ATOMIC_SEQ_CST);
+		(void)futex_call(&p->sh->emitted, FUTEX_WAKE, INT_MAX, NULL);
+	}
+	return lost;
+}
+
+/* After a worker died: parses and writes every batch from the frontier
+   on in this process.  Returns 1 if a file could not be read. */
+static int
+pool_finish_here(struct pool *p)
+{
+	struct pool_shared *sh = p->sh;
+	int from = sh->emitted, failed = 0;
+
+	if (sh->writing == from + 1) {
+		/* it died in write(): part of that batch may be out already */
+		int first = (sh->writing - 1) * PARSE_BATCH;
+
+		fprintf(stderr,
+			"bouncectl parse: a worker died while writing the "
+			"lines of %s to %s; some of them may be printed "
+			"twice\n",
+			p->files[first],
+			p->files[MIN(first + PARSE_BATCH, p->nfiles) - 1]);
+		failed = 1;
+	}
+	if (from < p->nbatches)
+		failed |= parse_files(p->files + from * PARSE_BATCH,
+				      p->nfiles - from * PARSE_BATCH, p->opts,
+				      stdout, stderr);
+	return failed;
 }
 
 static int
@@ -341,36 +523,27 @@ parse_files_parallel(char **files, int n, const struct bounce_options *opts,
 		     int nworkers)
 {
 	struct pool p = {files,    n,    (n + PARSE_BATCH - 1) / PARSE_BATCH,
-			 nworkers, opts, NULL,
-			 NULL,     0,    {NULL},
-			 {NULL}};
+			 nworkers, opts, NULL};
 	pid_t pids[PARSE_MAX_WORKERS];
-	int w, started, failed, status;
-	void *map;
+	int started, lost, failed;
 
-	/* the counter, then the slots at an offset that keeps them aligned */
-	p.map_len = PARSE_SLOTS_AT + sizeof(struct batch_slot) * p.nbatches;
-	map = mmap(NULL, p.map_len, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED)
+	p.sh = mmap(NULL, sizeof(*p.sh), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p.sh == MAP_FAILED)
 		return parse_files(files, n, opts, stdout, stderr);
-	p.next = map;
-	p.slots = (struct batch_slot *)((char *)map + PARSE_SLOTS_AT);
 	/* the parser options and their preloaded converters, once for all
 	   workers rather than once in each */
 	(void)bounce_parser_options();
 	started = pool_start(&p, pids);
-	for (w = 0; w < started; w++)
-		while (waitpid(pids[w], &status, 0) < 0 && errno == EINTR)
-			;
-	failed = pool_collect(&p);
-	for (w = 0; w < PARSE_MAX_WORKERS; w++) {
-		if (p.out[w] != NULL)
-			fclose(p.out[w]);
-		if (p.err[w] != NULL)
-			fclose(p.err[w]);
-	}
-	munmap(map, p.map_len);
+	if (started == 0)
+		p.sh->stop = 1; /* no worker: everything is parsed here */
+	lost = pool_wait(&p, pids, started);
+	failed = p.sh->failed;
+	if (lost == PARSE_EXIT_OUTPUT)
+		failed = 1;
+	else if (lost != 0 || started == 0)
+		failed |= pool_finish_here(&p);
+	munmap(p.sh, sizeof(*p.sh));
 	return failed;
 }
 
@@ -414,6 +587,23 @@ has_stdin(char **files, int n)
 		if (strcmp(files[i], "-") == 0)
 			return true;
 	return false;
+}
+
+/* Flushes fp (standard output); returns 1 after saying so on stderr if
+   any of the output could not be written (a full disk, a closed pipe
+   whose SIGPIPE is ignored), else 0. */
+static int
+output_failed(FILE *fp)
+{
+	if (fflush(fp) != 0 && output_errno == 0)
+		output_errno = errno;
+	if (output_errno == 0 && ferror(fp))
+		output_errno = EIO;
+	if (output_errno == 0)
+		return 0;
+	fprintf(stderr, "bouncectl parse: writing the output: %s\n",
+		strerror(output_errno));
+	return 1;
 }
 
 int
@@ -481,5 +671,5 @@ cmd_parse(int argc, char **argv)
 		failed =
 		    parse_files(argv + optind, nfiles, &opts, stdout, stderr);
 	json_out_shutdown();
-	return failed;
+	return failed | output_failed(stdout);
 }
