@@ -169,7 +169,8 @@ test_search_random(void)
 	static const char *const needles[][4] = {
 	    {"ab", NULL},         {"ba", "xa", NULL}, {"A", NULL},
 	    {"bab", "b a", NULL}, {"", NULL},         {"x", "", NULL},
-	    {"aba", "ABB", "xb", NULL}};
+	    {"aba", "ABB", "xb", NULL}, {"abx", "a x", NULL},
+	    {"bax", "xab", "b x", NULL}, {"ab ba", NULL}};
 	GString *text = g_string_new(NULL);
 	guint32 seed = 17;
 	size_t i, j, k;
