@@ -88,11 +88,10 @@ iso_format(GDateTime *dt)
 
 	g_date_time_get_ymd(dt, &y, &mo, &d);
 	off = ABS(off);
-	return g_strdup_printf("%d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y, mo,
-			       d, g_date_time_get_hour(dt),
-			       g_date_time_get_minute(dt),
-			       g_date_time_get_second(dt), sign, off / 3600,
-			       off / 60 % 60);
+	return g_strdup_printf(
+	    "%d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y, mo, d,
+	    g_date_time_get_hour(dt), g_date_time_get_minute(dt),
+	    g_date_time_get_second(dt), sign, off / 3600, off / 60 % 60);
 }
 
 /* --- the plain RFC 5322 date, without GMime ------------------------------
@@ -138,7 +137,7 @@ date_name(const char **p, const char *const *names, int n)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		if (g_ascii_strncasecmp(*p, names[i], 3) == 0) {
+		if (text_same_ci(*p, names[i], 3)) {
 			*p += 3;
 			return i;
 		}
@@ -171,9 +170,9 @@ plain_date_day(const char *p, struct plain_date *d)
 		date_blanks(&p);
 	}
 	ndigits = g_ascii_isdigit(p[0]) && g_ascii_isdigit(p[1]) ? 2 : 1;
-	if (!date_digits(&p, ndigits, &d->day) || !date_blanks(&p) || (d->month = date_name(&p, months, 12)) < 0 ||
-	    !date_blanks(&p) || !date_digits(&p, 4, &d->year) ||
-	    !date_blanks(&p))
+	if (!date_digits(&p, ndigits, &d->day) || !date_blanks(&p) ||
+	    (d->month = date_name(&p, months, 12)) < 0 || !date_blanks(&p) ||
+	    !date_digits(&p, 4, &d->year) || !date_blanks(&p))
 		return NULL;
 	d->month++;
 	return p;
@@ -206,13 +205,13 @@ plain_date_valid(const struct plain_date *d)
 	static const int mdays[] = {31, 28, 31, 30, 31, 30,
 				    31, 31, 30, 31, 30, 31};
 	int zone = ABS(d->zone);
-	bool leap = (d->year % 4 == 0 && d->year % 100 != 0) ||
-		    d->year % 400 == 0;
+	bool leap =
+	    (d->year % 4 == 0 && d->year % 100 != 0) || d->year % 400 == 0;
 
 	return d->year >= 1969 && d->day >= 1 &&
 	       d->day <= mdays[d->month - 1] + (d->month == 2 && leap) &&
-	       d->hour < 24 && d->min < 60 && d->sec < 60 &&
-	       zone / 100 < 24 && zone % 100 < 60;
+	       d->hour < 24 && d->min < 60 && d->sec < 60 && zone / 100 < 24 &&
+	       zone % 100 < 60;
 }
 
 /* Writes the two digits of v (0-99) at o; returns o + 2. */
@@ -392,9 +391,10 @@ field_id(const char *name, size_t n)
 	size_t i;
 
 	/* name holds no NUL, so a table name that is shorter differs
-	   within n bytes, and one that is longer has no NUL at n */
+	   within n bytes (text_same_ci() stops there), and one that is
+	   longer has no NUL at n */
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
-		if (g_ascii_strncasecmp(name, names[i].name, n) == 0 &&
+		if (text_same_ci(name, names[i].name, n) &&
 		    names[i].name[n] == '\0')
 			return names[i].id;
 	return DSN_OTHER;
@@ -592,7 +592,7 @@ add_command_note(struct bounce_rcpt *r, const char *text_diag)
 	    (end = strchr(note, ')')) == NULL)
 		return;
 	joined = g_strdup_printf("%s %.*s", r->diagnostic,
-	    (int)(end - note + 1), note);
+				 (int)(end - note + 1), note);
 	report_set(&r->diagnostic, joined);
 	g_free(joined);
 }
@@ -630,9 +630,13 @@ fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 	   or "follows": a preamble sentence such as "delete your own text
 	   from the attached returned message" must not end the scan. */
 	static const char *const end[] = {"-- original message",
-	    "original message follows", "returned message follows",
-	    "message headers follow", "------ This is a copy",
-	    "--- Below this line", "Below is a copy of the original", NULL};
+					  "original message follows",
+					  "returned message follows",
+					  "message headers follow",
+					  "------ This is a copy",
+					  "--- Below this line",
+					  "Below is a copy of the original",
+					  NULL};
 	struct textscan_spec spec = {NULL, false, end, NULL};
 	struct bounce_report *text = report_new();
 	guint i;

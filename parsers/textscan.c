@@ -67,14 +67,6 @@ text_has_any_ci(const char *hay, const char *const *needles)
 	return false;
 }
 
-bool
-text_starts_ci(const char *s, const char *prefix)
-{
-	/* text_same_ci() stops at the first difference, so it never reads past
-	   the NUL of a shorter s */
-	return s != NULL && text_same_ci(s, prefix, strlen(prefix));
-}
-
 static bool
 is_local_char(unsigned char c)
 {

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include "report.h"
 
 /* True if the n bytes at a and b are equal, ignoring ASCII case (as
@@ -42,8 +43,15 @@ bool text_has_ci(const char *hay, const char *needle);
 /* Returns true if hay contains any of the NULL-terminated list needles. */
 bool text_has_any_ci(const char *hay, const char *const *needles);
 
-/* Returns true if s starts with prefix, ignoring ASCII case. */
-bool text_starts_ci(const char *s, const char *prefix);
+/* Returns true if s starts with prefix, ignoring ASCII case.  Inline:
+   the callers pass literals, whose length the compiler then knows. */
+static inline bool
+text_starts_ci(const char *s, const char *prefix)
+{
+	/* text_same_ci() stops at the first difference, so it never reads past
+	   the NUL of a shorter s */
+	return s != NULL && text_same_ci(s, prefix, strlen(prefix));
+}
 
 /* Finds the first addr-spec (local@domain) in the n bytes at s, bare or
    in <...>: in "a@b.jp: 550 <a@b.jp>..." the first one starts the line's
