@@ -118,13 +118,25 @@ is_blank_char(const unsigned char *p, size_t n)
 	return n == 3 && p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80;
 }
 
-/* Returns how many of the (at most max) bytes at p are printable ASCII
-   before the first other byte. */
+/* Returns how many of the (at most max, all readable) bytes at p are
+   printable ASCII before the first other byte.  Eight bytes are tested at a
+   time where the string has them: in a word w, (w - 0x01..01 * c) & ~w &
+   0x80..80 is non-zero exactly when some byte of w is below c, bytes of 0x80
+   and up have their top bit set, and 0x7f is a zero byte of w ^ 0x7f..7f. */
 static size_t
 printable_run(const unsigned char *p, size_t max)
 {
+	const guint64 ones = 0x0101010101010101ULL, highs = ones * 0x80;
 	size_t i = 0;
 
+	for (; i + 8 <= max; i += 8) {
+		guint64 w, d;
+
+		memcpy(&w, p + i, 8);
+		d = w ^ (ones * 0x7f);
+		if ((((w - ones * 0x21) & ~w) | w | ((d - ones) & ~d)) & highs)
+			break;
+	}
 	while (i < max && p[i] > ' ' && p[i] < 0x7f)
 		i++;
 	return i;
@@ -139,7 +151,7 @@ clean_line(const char *value)
 {
 	char *valid = NULL, *out, *o;
 	bool space = false;
-	const unsigned char *p;
+	const unsigned char *p, *end;
 	size_t n, len = strlen(value), room;
 
 	if (charset_has_8bit(value, len) &&
@@ -147,6 +159,7 @@ clean_line(const char *value)
 		value = valid = g_utf8_make_valid(value, len);
 		len = strlen(value);
 	}
+	end = (const unsigned char *)value + len;
 	/* the copy never grows: a blank run of n >= 1 bytes becomes one */
 	o = out = g_malloc(len + 1);
 	for (p = (const unsigned char *)value;
@@ -161,7 +174,8 @@ clean_line(const char *value)
 			room = (size_t)(o - out) < REPORT_MAX_FIELD
 				   ? REPORT_MAX_FIELD - (size_t)(o - out)
 				   : 0;
-			n = printable_run(p + 1, room);
+			n = printable_run(p + 1,
+					  MIN(room, (size_t)(end - p - 1)));
 			memcpy(o, p + 1, n);
 			o += n;
 			n++;
