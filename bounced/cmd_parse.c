@@ -166,6 +166,29 @@ close_later(struct close_group *g, int fd)
 	g->fds[g->n++] = fd;
 }
 
+/* Opens path for reading without updating its access time, where this
+   process may (it owns the file, or is root): parsing mail is not
+   reading it (mail tools compare atime with mtime to tell new mail), and
+   the first read of a new file would otherwise dirty its inode.  Falls
+   back to a plain open, for good after the first refusal.  Returns the
+   descriptor or -1 with errno. */
+static int
+open_noatime(const char *path)
+{
+#ifdef O_NOATIME
+	static bool refused;
+	int fd;
+
+	if (!refused) {
+		if ((fd = open(path, O_RDONLY | O_NOATIME)) >= 0 ||
+		    errno != EPERM)
+			return fd;
+		refused = true;
+	}
+#endif
+	return open(path, O_RDONLY);
+}
+
 /* As cmd_read_input(), into buf (emptied first, reused by the caller).
    A named file is first tried with read_small_file(), which saves the
    fstat() of the general path; "-" is read from its current offset.
@@ -180,7 +203,7 @@ read_input_into(const char *path, size_t max, GString *buf, size_t *size_r,
 	g_string_truncate(buf, 0);
 	*size_r = 0;
 	if (strcmp(path, "-") != 0) {
-		if ((fd = open(path, O_RDONLY)) < 0)
+		if ((fd = open_noatime(path)) < 0)
 			return -1;
 		if ((r = read_small_file(fd, max, buf)) < 0)
 			goto fail;

@@ -3,7 +3,8 @@
 # what one process prints: the same lines in the same order, the same
 # messages on standard error, the same exit status; a worker killed in
 # the middle loses and repeats nothing; output that cannot be written is
-# an error with the reason, with and without workers.
+# an error with the reason, with and without workers.  Parsing leaves
+# the files' access times alone.
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -101,6 +102,15 @@ else
 	diff "$T/ref.out" "$T/kill.out" | head -5
 	fails=$((fails + 1))
 fi
+
+# access times: a file whose atime is older than its mtime is "new
+# mail" to mail tools, and parsing it must not change that
+cp "$FIX/$(sed -n 1p "$T/one")" "$T/atime.eml"
+touch -m -d '2026-01-02 03:04:05' "$T/atime.eml"
+touch -a -d '2026-01-01 00:00:00' "$T/atime.eml"
+before=$(stat -c %X "$T/atime.eml")
+"$BC" parse -j1 -- "$T/atime.eml" >/dev/null
+same "parse leaves the access time alone" "$before" "$(stat -c %X "$T/atime.eml")"
 
 # output that cannot be written
 if [ -w /dev/full ]; then
