@@ -293,9 +293,8 @@ eword_parse(const char *p, const char *e, struct eword *w)
 		return false;
 	w->charset_len = q - w->charset;
 	if (!((w->charset_len == 11 &&
-	       g_ascii_strncasecmp(w->charset, "ISO-2022-JP", 11) == 0) ||
-	      (w->charset_len == 5 &&
-	       g_ascii_strncasecmp(w->charset, "UTF-8", 5) == 0)))
+	       text_same_ci(w->charset, "ISO-2022-JP", 11)) ||
+	      (w->charset_len == 5 && text_same_ci(w->charset, "UTF-8", 5))))
 		return false;
 	if (e - q < 5 || (q[1] != 'B' && q[1] != 'b') || q[2] != '?')
 		return false;
@@ -313,18 +312,43 @@ eword_same_run(const struct eword *a, const struct eword *b)
 	       memcmp(a->charset, b->charset, a->charset_len + 2) == 0;
 }
 
-static int
-base64_value(char c)
+/* The value of each base64 digit; -1 for any other byte. */
+static const gint8 base64_values[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, 62, -1, -1, -1, 63, 52, 53, 54, 55, 56, 57, 58, 59, 60,
+    61, -1, -1, -1, -1, -1, -1, -1, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+    11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1,
+    -1, -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+    43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/* Decodes the quad at p, of which only the first digits are real (the
+   rest is padding, read as 0), onto o; false for a byte that is no
+   base64 digit. */
+static bool
+base64_quad(const unsigned char *p, size_t digits, char *o)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	return c == '/' ? 63 : -1;
+	int a = base64_values[p[0]], b = base64_values[p[1]];
+	int c = digits > 2 ? base64_values[p[2]] : 0;
+	int d = digits > 3 ? base64_values[p[3]] : 0;
+	guint32 quad;
+
+	if ((a | b | c | d) < 0)
+		return false;
+	quad =
+	    (guint32)a << 18 | (guint32)b << 12 | (guint32)c << 6 | (guint32)d;
+	o[0] = (char)(quad >> 16);
+	o[1] = (char)(quad >> 8);
+	o[2] = (char)quad;
+	return true;
 }
 
 /* Bytes written into caller storage of cap bytes; buf_add() refuses to
@@ -350,28 +374,19 @@ buf_add(struct buf *b, const char *p, size_t n)
 static bool
 eword_decode(const struct eword *w, struct buf *out, bool *padded_r)
 {
-	const char *p = w->payload, *end = p + w->payload_len;
-	size_t pad = 0;
+	const unsigned char *p = (const unsigned char *)w->payload;
+	size_t n = w->payload_len, pad = 0, i;
 
-	if (w->payload_len == 0 || w->payload_len % 4 != 0 ||
-	    w->payload_len / 4 * 3 > out->cap - out->len)
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > out->cap - out->len)
 		return false;
-	while (pad < 2 && *(end - 1 - pad) == '=')
+	while (pad < 2 && p[n - 1 - pad] == '=')
 		pad++;
 	*padded_r = pad > 0;
-	for (; p < end; p += 4) {
-		int v[4], i;
-		guint32 quad = 0;
-
-		for (i = 0; i < 4; i++) {
-			v[i] = p + i >= end - pad ? 0 : base64_value(p[i]);
-			if (v[i] < 0)
-				return false;
-			quad = quad << 6 | (guint32)v[i];
-		}
-		out->s[out->len++] = (char)(quad >> 16);
-		out->s[out->len++] = (char)(quad >> 8);
-		out->s[out->len++] = (char)quad;
+	for (i = 0; i < n; i += 4) {
+		if (!base64_quad(p + i, i + 4 < n ? 4 : 4 - pad,
+				 out->s + out->len))
+			return false;
+		out->len += 3;
 	}
 	out->len -= pad;
 	return true;
@@ -427,8 +442,7 @@ decode_simple(const char *text, struct buf *out, struct buf *run)
 	while (ok && *p != '\0') {
 		const char *e = p;
 
-		while (*e != '\0' && *e != ' ' && *e != '\t')
-			e++;
+		e += strcspn(e, " \t");
 		if (eword_parse(p, e, &w)) {
 			if (in_run && (padded || !eword_same_run(&cur, &w)))
 				ok = false;
