@@ -1112,16 +1112,24 @@ mime_ctype_clear(struct mime_ctype *ct)
 	memset(ct, 0, sizeof(*ct));
 }
 
+/* As g_ascii_strcasecmp(a, b) == 0, without a call per byte. */
+static bool
+same_ci(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return text_same_ci(a, b, n) && a[n] == '\0';
+}
+
 bool
 mime_ctype_is(const struct mime_ctype *ct, const char *type,
 	      const char *subtype)
 {
 	if (ct->gm != NULL)
 		return g_mime_content_type_is_type(ct->gm, type, subtype);
-	if (strcmp(type, "*") != 0 && g_ascii_strcasecmp(ct->type, type) != 0)
+	if (strcmp(type, "*") != 0 && !same_ci(ct->type, type))
 		return false;
-	return strcmp(subtype, "*") == 0 ||
-	       g_ascii_strcasecmp(ct->subtype, subtype) == 0;
+	return strcmp(subtype, "*") == 0 || same_ci(ct->subtype, subtype);
 }
 
 const char *
