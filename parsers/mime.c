@@ -539,6 +539,22 @@ mime_headers_get_last(struct mime_headers *headers, const char *name)
 	return NULL;
 }
 
+/* True for the bytes that end a field name: controls, space, ':' and
+   DEL. */
+static const bool name_stops[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /* Adds the field on line p..e if it is one (NAME [WSP] ":"); returns
    false for an invalid line, which GMime skips. */
 static bool
@@ -547,7 +563,7 @@ add_field(struct mime_headers *h, const char *p, const char *e)
 	struct mime_field f = {0};
 	const char *q = p;
 
-	while (q < e && *q != ':' && (unsigned char)*q > ' ' && *q != 0x7f)
+	while (q < e && !name_stops[(unsigned char)*q])
 		q++;
 	f.name = p;
 	f.name_len = q - p;
@@ -634,6 +650,14 @@ match_boundary(const struct scan *s, const char *p, const char *e)
 	return h;
 }
 
+/* False if the line at p cannot be a boundary (match_boundary()), told
+   by its first byte alone: most header lines are not. */
+static bool
+may_be_boundary(const struct scan *s, const char *p)
+{
+	return *p == '-' || s->mbox;
+}
+
 /* How a header block ended.  TRUNCATED: the input ends inside what can
    only be a field name (no colon yet); GMime fails such a block. */
 enum fields_end { FIELDS_BLANK, FIELDS_BOUNDARY, FIELDS_EOF, FIELDS_TRUNCATED };
@@ -674,7 +698,8 @@ scan_fields(const struct scan *s, const char **pos, struct mime_headers *h)
 	while (p < s->end) {
 		const char *e = line_end(p, s->end);
 
-		if ((r.hit = match_boundary(s, p, e)).level >= 0) {
+		if (may_be_boundary(s, p) &&
+		    (r.hit = match_boundary(s, p, e)).level >= 0) {
 			r.end = FIELDS_BOUNDARY;
 			break;
 		}
