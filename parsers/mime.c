@@ -1032,12 +1032,15 @@ ctype_token_char(unsigned char c)
 static bool
 ctype_token(const char **p, char **o)
 {
-	const char *s = *p;
+	const char *s = *p, *q = s;
+	char *w = *o;
 
-	while (ctype_token_char((unsigned char)**p))
-		*(*o)++ = *(*p)++;
-	*(*o)++ = '\0';
-	return *p > s;
+	while (ctype_token_char((unsigned char)*q))
+		*w++ = *q++;
+	*w++ = '\0';
+	*p = q;
+	*o = w;
+	return q > s;
 }
 
 /* Copies the quoted-string at *p (opening quote included) unquoted to *o
