@@ -103,8 +103,9 @@ charset_shutdown(void)
 #define JIS_NONE 0xffffffffu
 static guint32 jis_utf8[94 * 94];
 
-/* Looks up the code c1 c2 (each 0x21-0x7e) once through iconv. */
-static guint32
+/* Looks up the code c1 c2 (each 0x21-0x7e) once through iconv; kept out
+   of line, as it is the rare case of jis_char(). */
+static G_GNUC_NO_INLINE guint32
 jis_lookup(unsigned char c1, unsigned char c2)
 {
 	guint32 *slot = &jis_utf8[(c1 - 0x21) * 94 + (c2 - 0x21)];
@@ -132,6 +133,30 @@ jis_lookup(unsigned char c1, unsigned char c2)
 	return *slot;
 }
 
+/* The table entry of the code c1 c2 (each 0x21-0x7e), looked up on first
+   use. */
+static guint32
+jis_char(unsigned char c1, unsigned char c2)
+{
+	guint32 u = jis_utf8[(c1 - 0x21) * 94 + (c2 - 0x21)];
+
+	return u != 0 ? u : jis_lookup(c1, c2);
+}
+
+/* Returns how many of the n bytes at p are printable ASCII, tab, CR or
+   LF, from the start. */
+static size_t
+ascii_text_run(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n &&
+	       (p[i] >= 0x20 ? p[i] < 0x7f
+			     : p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	return i;
+}
+
 /* Reads an escape at p (len bytes left) into *jis; false for any but
    ESC ( B and ESC $ B. */
 static bool
@@ -154,30 +179,28 @@ jis_escape(const char *p, size_t len, bool *jis)
 static char *
 iso2022jp_fast(const char *data, size_t len)
 {
+	const unsigned char *in = (const unsigned char *)data;
 	char *out = g_malloc(len + len / 2 + 1), *o = out;
 	bool jis = false;
-	size_t i = 0;
+	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned char c = (unsigned char)data[i], d;
 		guint32 u;
 
-		if (c == 0x1b) {
+		if (in[i] == 0x1b) {
 			if (!jis_escape(data + i, len - i, &jis))
 				break;
 			i += 3;
 		} else if (!jis) {
-			if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
-			    c >= 0x7f)
+			if ((n = ascii_text_run(in + i, len - i)) == 0)
 				break;
-			*o++ = (char)c;
-			i++;
+			memcpy(o, in + i, n);
+			o += n;
+			i += n;
 		} else {
-			if (i + 1 >= len)
-				break;
-			d = (unsigned char)data[i + 1];
-			if (c < 0x21 || c > 0x7e || d < 0x21 || d > 0x7e ||
-			    (u = jis_lookup(c, d)) == JIS_NONE)
+			if (i + 1 >= len || in[i] < 0x21 || in[i] > 0x7e ||
+			    in[i + 1] < 0x21 || in[i + 1] > 0x7e ||
+			    (u = jis_char(in[i], in[i + 1])) == JIS_NONE)
 				break;
 			o[0] = (char)u;
 			o[1] = (char)(u >> 8);

@@ -70,6 +70,9 @@ html_to_text(const char *html)
 			    text_starts_ci(p, "<li"))
 				g_string_append_c(out, '\n');
 			p = e;
+		} else if (*p != '&') {
+			if (*p != '\r')
+				g_string_append_c(out, *p);
 		} else if (text_starts_ci(p, "&lt;")) {
 			g_string_append_c(out, '<');
 			p += 3;
@@ -82,7 +85,7 @@ html_to_text(const char *html)
 		} else if (text_starts_ci(p, "&nbsp;")) {
 			g_string_append_c(out, ' ');
 			p += 5;
-		} else if (*p != '\r') {
+		} else {
 			g_string_append_c(out, *p);
 		}
 	}

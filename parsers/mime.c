@@ -18,12 +18,26 @@ struct mime_field {
 	size_t name_len;
 	const char *raw; /* after the colon, continuation lines included */
 	size_t raw_len;
-	char *value; /* decoded on first use, owned */
+	const char *value; /* decoded on first use, in the headers' arena */
 };
 
+/* Storage for decoded values: chunks freed together with the headers,
+   so a value costs no allocation of its own. */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, size;
+	char data[];
+};
+
+#define ARENA_CHUNK   1024
+#define FIELDS_INLINE 8
+
 struct mime_headers {
-	GArray *fields; /* struct mime_field */
+	struct mime_field *fields; /* first, or allocated when it grew */
+	size_t len, cap;
 	GMimeParserOptions *options;
+	struct arena_chunk *arena; /* newest first; NULL until a value */
+	struct mime_field first[FIELDS_INLINE];
 };
 
 /* Boundary stack.  Level 0 is the mbox "From " line (GMime ends an mbox
@@ -49,11 +63,13 @@ struct hit {
 static struct mime_headers *
 headers_new(GMimeParserOptions *options)
 {
-	struct mime_headers *h = g_new0(struct mime_headers, 1);
+	struct mime_headers *h = g_new(struct mime_headers, 1);
 
-	h->fields =
-	    g_array_sized_new(FALSE, FALSE, sizeof(struct mime_field), 16);
+	h->fields = h->first;
+	h->len = 0;
+	h->cap = FIELDS_INLINE;
 	h->options = options;
+	h->arena = NULL;
 	return h;
 }
 
@@ -61,21 +77,79 @@ void
 mime_headers_free(struct mime_headers **headers)
 {
 	struct mime_headers *h = *headers;
-	guint i;
+	struct arena_chunk *c, *next;
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < h->fields->len; i++)
-		g_free(g_array_index(h->fields, struct mime_field, i).value);
-	g_array_free(h->fields, TRUE);
+	for (c = h->arena; c != NULL; c = next) {
+		next = c->next;
+		g_free(c);
+	}
+	if (h->fields != h->first)
+		g_free(h->fields);
 	g_free(h);
 	*headers = NULL;
+}
+
+/* Appends f; the array moves out of h->first when it fills up. */
+static void
+fields_append(struct mime_headers *h, const struct mime_field *f)
+{
+	if (h->len == h->cap) {
+		struct mime_field *grown = g_new(struct mime_field, h->cap * 2);
+
+		memcpy(grown, h->fields, h->len * sizeof(*grown));
+		if (h->fields != h->first)
+			g_free(h->fields);
+		h->fields = grown;
+		h->cap *= 2;
+	}
+	h->fields[h->len++] = *f;
+}
+
+/* Returns n bytes of storage that live as long as h. */
+static char *
+arena_alloc(struct mime_headers *h, size_t n)
+{
+	struct arena_chunk *c = h->arena;
+	char *p;
+
+	if (c == NULL || c->size - c->used < n) {
+		size_t size = MAX(n, ARENA_CHUNK - sizeof(*c));
+
+		c = g_malloc(sizeof(*c) + size);
+		c->used = 0;
+		c->size = size;
+		/* A big one-off value goes behind the current chunk, which
+		   keeps its room. */
+		if (h->arena != NULL && size > ARENA_CHUNK - sizeof(*c)) {
+			c->next = h->arena->next;
+			h->arena->next = c;
+		} else {
+			c->next = h->arena;
+			h->arena = c;
+		}
+	}
+	p = c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+/* Gives back the end of the latest arena_alloc() at p: only used bytes
+   of it stay taken.  A no-op when p is not in the newest chunk. */
+static void
+arena_trim(struct mime_headers *h, const char *p, size_t used)
+{
+	struct arena_chunk *c = h->arena;
+
+	if (c != NULL && p >= c->data && p <= c->data + c->used)
+		c->used = (p - c->data) + used;
 }
 
 size_t
 mime_headers_count(const struct mime_headers *headers)
 {
-	return headers->fields->len;
+	return headers->len;
 }
 
 /* True if field f is named by the n bytes at name, ignoring ASCII
@@ -97,8 +171,7 @@ bool
 mime_headers_name_is_n(const struct mime_headers *headers, size_t i,
 		       const char *name, size_t n)
 {
-	return field_named(
-	    &g_array_index(headers->fields, struct mime_field, i), name, n);
+	return field_named(&headers->fields[i], name, n);
 }
 
 /* True if the len bytes at s hold "=?". */
@@ -152,10 +225,10 @@ next_break(const char *p, const char *e, const char **cr, const char **nl)
 
 /* As g_mime_utils_header_unfold() on the first len bytes of raw (up to a
    NUL): white space (space, tab, CR, LF) trimmed at both ends, CR and LF
-   dropped inside (tests/test_parse.c compares them).  Newly allocated;
-   its length in *len_r. */
-static char *
-unfold(const char *raw, size_t len, size_t *len_r)
+   dropped inside (tests/test_parse.c compares them).  Returns the text,
+   stored in h's arena, and its length in *len_r. */
+static const char *
+unfold(struct mime_headers *h, const char *raw, size_t len, size_t *len_r)
 {
 	const char *end = memchr(raw, '\0', len);
 	const char *last, *brk, *cr, *nl;
@@ -166,7 +239,7 @@ unfold(const char *raw, size_t len, size_t *len_r)
 		raw++;
 	for (last = end; last > raw && is_lwsp(last[-1]); last--)
 		;
-	o = out = g_malloc(last - raw + 1);
+	o = out = arena_alloc(h, last - raw + 1);
 	cr = memchr(raw, '\r', last - raw);
 	nl = memchr(raw, '\n', last - raw);
 	while (raw < last) {
@@ -177,6 +250,7 @@ unfold(const char *raw, size_t len, size_t *len_r)
 	}
 	*o = '\0';
 	*len_r = o - out;
+	arena_trim(h, out, *len_r + 1);
 	return out;
 }
 
@@ -191,10 +265,10 @@ unfold(const char *raw, size_t len, size_t *len_r)
    bytes of a run of encoded words with the same charset and encoding are
    joined before conversion.  (GMime's base64 state ends at a padded
    word: it drops the rest of the run, so a padded word that is not the
-   last of its run goes to GMime too.)  Anything else (Q encoding, other charsets,
-   8-bit or control bytes, words glued to encoded words, payloads that do
-   not decode or convert cleanly) goes to GMime; tests/test_parse.c
-   compares both. */
+   last of its run goes to GMime too.)  Anything else (Q encoding, other
+   charsets, 8-bit or control bytes, words glued to encoded words, payloads that
+   do not decode or convert cleanly) goes to GMime; tests/test_parse.c compares
+   both. */
 
 /* An encoded word's charset (a pointer into the text) and payload. */
 struct eword {
@@ -219,9 +293,8 @@ eword_parse(const char *p, const char *e, struct eword *w)
 		return false;
 	w->charset_len = q - w->charset;
 	if (!((w->charset_len == 11 &&
-	       g_ascii_strncasecmp(w->charset, "ISO-2022-JP", 11) == 0) ||
-	      (w->charset_len == 5 &&
-	       g_ascii_strncasecmp(w->charset, "UTF-8", 5) == 0)))
+	       text_same_ci(w->charset, "ISO-2022-JP", 11)) ||
+	      (w->charset_len == 5 && text_same_ci(w->charset, "UTF-8", 5))))
 		return false;
 	if (e - q < 5 || (q[1] != 'B' && q[1] != 'b') || q[2] != '?')
 		return false;
@@ -239,80 +312,111 @@ eword_same_run(const struct eword *a, const struct eword *b)
 	       memcmp(a->charset, b->charset, a->charset_len + 2) == 0;
 }
 
-static int
-base64_value(char c)
+/* The value of each base64 digit; -1 for any other byte. */
+static const gint8 base64_values[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, 62, -1, -1, -1, 63, 52, 53, 54, 55, 56, 57, 58, 59, 60,
+    61, -1, -1, -1, -1, -1, -1, -1, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+    11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1,
+    -1, -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+    43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/* Decodes the quad at p, of which only the first digits are real (the
+   rest is padding, read as 0), onto o; false for a byte that is no
+   base64 digit. */
+static bool
+base64_quad(const unsigned char *p, size_t digits, char *o)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	return c == '/' ? 63 : -1;
+	int a = base64_values[p[0]], b = base64_values[p[1]];
+	int c = digits > 2 ? base64_values[p[2]] : 0;
+	int d = digits > 3 ? base64_values[p[3]] : 0;
+	guint32 quad;
+
+	if ((a | b | c | d) < 0)
+		return false;
+	quad =
+	    (guint32)a << 18 | (guint32)b << 12 | (guint32)c << 6 | (guint32)d;
+	o[0] = (char)(quad >> 16);
+	o[1] = (char)(quad >> 8);
+	o[2] = (char)quad;
+	return true;
+}
+
+/* Bytes written into caller storage of cap bytes; buf_add() refuses to
+   overflow it (the decoder then leaves the value to GMime). */
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+
+static bool
+buf_add(struct buf *b, const char *p, size_t n)
+{
+	if (n > b->cap - b->len)
+		return false;
+	memcpy(b->s + b->len, p, n);
+	b->len += n;
+	return true;
 }
 
 /* Appends the base64 payload of w to out; false unless it is whole
-   quads of base64 digits with at most two '=' at the very end.  Sets
-   *padded_r if there was an '='. */
+   quads of base64 digits with at most two '=' at the very end (or out
+   is full).  Sets *padded_r if there was an '='. */
 static bool
-eword_decode(const struct eword *w, GString *out, bool *padded_r)
+eword_decode(const struct eword *w, struct buf *out, bool *padded_r)
 {
-	const char *p = w->payload, *end = p + w->payload_len;
-	size_t pad = 0;
+	const unsigned char *p = (const unsigned char *)w->payload;
+	size_t n = w->payload_len, pad = 0, i;
 
-	if (w->payload_len == 0 || w->payload_len % 4 != 0)
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > out->cap - out->len)
 		return false;
-	while (pad < 2 && *(end - 1 - pad) == '=')
+	while (pad < 2 && p[n - 1 - pad] == '=')
 		pad++;
 	*padded_r = pad > 0;
-	for (; p < end; p += 4) {
-		int v[4], i;
-		guint32 quad = 0;
-
-		for (i = 0; i < 4; i++) {
-			v[i] = p + i >= end - pad ? 0 : base64_value(p[i]);
-			if (v[i] < 0)
-				return false;
-			quad = quad << 6 | (guint32)v[i];
-		}
-		g_string_append_c(out, (char)(quad >> 16));
-		g_string_append_c(out, (char)(quad >> 8));
-		g_string_append_c(out, (char)quad);
+	for (i = 0; i < n; i += 4) {
+		if (!base64_quad(p + i, i + 4 < n ? 4 : 4 - pad,
+				 out->s + out->len))
+			return false;
+		out->len += 3;
 	}
-	g_string_truncate(out, out->len - pad);
+	out->len -= pad;
 	return true;
 }
 
 /* Converts the joined bytes of a run to UTF-8 onto out; false if they
-   hold a control byte (ESC aside in ISO-2022-JP) or do not convert
-   cleanly. */
+   hold a control byte (ESC aside in ISO-2022-JP), do not convert
+   cleanly or do not fit. */
 static bool
-eword_flush(const struct eword *w, const GString *bytes, GString *out)
+eword_flush(const struct eword *w, const struct buf *bytes, struct buf *out)
 {
-	bool jis = w->charset_len == 11;
+	bool jis = w->charset_len == 11, ok;
 	char *utf8;
 	size_t i;
 
 	for (i = 0; i < bytes->len; i++) {
-		unsigned char c = (unsigned char)bytes->str[i];
+		unsigned char c = (unsigned char)bytes->s[i];
 
 		if ((c < 0x20 && !(jis && c == 0x1b)) || c == 0x7f)
 			return false;
 	}
-	if (!jis) {
-		if (!g_utf8_validate(bytes->str, bytes->len, NULL))
-			return false;
-		g_string_append_len(out, bytes->str, bytes->len);
-		return true;
-	}
-	if ((utf8 = charset_convert_strict(bytes->str, bytes->len,
+	if (!jis)
+		return g_utf8_validate(bytes->s, bytes->len, NULL) &&
+		       buf_add(out, bytes->s, bytes->len);
+	if ((utf8 = charset_convert_strict(bytes->s, bytes->len,
 					   "ISO-2022-JP")) == NULL)
 		return false;
-	g_string_append(out, utf8);
+	ok = buf_add(out, utf8, strlen(utf8));
 	g_free(utf8);
-	return true;
+	return ok;
 }
 
 /* True for the bytes a plain word may hold: printable ASCII. */
@@ -326,12 +430,11 @@ plain_word(const char *p, const char *e)
 }
 
 /* Decodes text (unfolded: no leading or trailing blank, no CR or LF) of
-   the simple shape into a new string, or returns NULL for GMime. */
-static char *
-decode_simple(const char *text)
+   the simple shape onto out, with run as room for the joined bytes of a
+   run; false (out undefined) for GMime. */
+static bool
+decode_simple(const char *text, struct buf *out, struct buf *run)
 {
-	GString *out = g_string_sized_new(strlen(text) + 16);
-	GString *run = g_string_sized_new(64);
 	struct eword cur = {0}, w;
 	const char *p = text, *blank = text;
 	bool in_run = false, padded = false, ok = true;
@@ -339,36 +442,55 @@ decode_simple(const char *text)
 	while (ok && *p != '\0') {
 		const char *e = p;
 
-		while (*e != '\0' && *e != ' ' && *e != '\t')
-			e++;
+		e += strcspn(e, " \t");
 		if (eword_parse(p, e, &w)) {
 			if (in_run && (padded || !eword_same_run(&cur, &w)))
 				ok = false;
 			else if (!in_run)
-				g_string_append_len(out, blank, p - blank);
+				ok = buf_add(out, blank, p - blank);
 			ok = ok && eword_decode(&w, run, &padded);
 			cur = w;
 			in_run = true;
 		} else if (plain_word(p, e)) {
 			if (in_run)
 				ok = eword_flush(&cur, run, out);
-			g_string_truncate(run, 0);
+			run->len = 0;
 			in_run = false;
-			g_string_append_len(out, blank, e - blank);
+			ok = ok && buf_add(out, blank, e - blank);
 		} else {
 			ok = false;
 		}
 		for (blank = p = e; *p == ' ' || *p == '\t'; p++)
 			;
 	}
-	if (ok && in_run)
-		ok = eword_flush(&cur, run, out);
-	g_string_free(run, TRUE);
-	if (!ok) {
-		g_string_free(out, TRUE);
-		return NULL;
+	return ok && (!in_run || eword_flush(&cur, run, out));
+}
+
+/* Stores the decoded form of the unfolded text (len bytes) in h's arena
+   and returns it.  Decoded text outgrows neither twice the input (base64
+   yields 3 bytes per 4, ISO-2022-JP at most 3 UTF-8 bytes per 2) nor
+   does a run's bytes outgrow the input; GMime decodes what does not fit
+   or is not of the simple shape. */
+static const char *
+decode_value(struct mime_headers *h, const char *unfolded, size_t len)
+{
+	struct buf out = {arena_alloc(h, 2 * len + 1), 0, 2 * len};
+	struct buf run = {arena_alloc(h, len + 1), 0, len};
+	bool ok = decode_simple(unfolded, &out, &run);
+	char *gm;
+
+	arena_trim(h, run.s, 0);
+	if (ok) {
+		out.s[out.len] = '\0';
+		arena_trim(h, out.s, out.len + 1);
+		return out.s;
 	}
-	return g_string_free(out, FALSE);
+	arena_trim(h, out.s, 0);
+	gm = g_mime_utils_header_decode_text(h->options, unfolded);
+	out.s = arena_alloc(h, strlen(gm) + 1);
+	memcpy(out.s, gm, strlen(gm) + 1);
+	g_free(gm);
+	return out.s;
 }
 
 /* Decodes as GMime's g_mime_header_get_value() does: unfold, then
@@ -376,23 +498,16 @@ decode_simple(const char *text)
 const char *
 mime_headers_value(struct mime_headers *headers, size_t i)
 {
-	struct mime_field *f =
-	    &g_array_index(headers->fields, struct mime_field, i);
-	char *unfolded;
+	struct mime_field *f = &headers->fields[i];
+	const char *unfolded;
 	size_t len;
 
 	if (f->value != NULL)
 		return f->value;
-	unfolded = unfold(f->raw, f->raw_len, &len);
-	if (!needs_decoding(unfolded, len)) {
-		f->value = unfolded;
-		return f->value;
-	}
-	f->value = decode_simple(unfolded);
-	if (f->value == NULL)
-		f->value =
-		    g_mime_utils_header_decode_text(headers->options, unfolded);
-	g_free(unfolded);
+	unfolded = unfold(headers, f->raw, f->raw_len, &len);
+	f->value = needs_decoding(unfolded, len)
+		       ? decode_value(headers, unfolded, len)
+		       : unfolded;
 	return f->value;
 }
 
@@ -405,12 +520,10 @@ mime_headers_get(struct mime_headers *headers, const char *name)
 const char *
 mime_headers_get_n(struct mime_headers *headers, const char *name, size_t len)
 {
-	size_t i, n = headers->fields->len;
+	size_t i, n = headers->len;
 
 	for (i = 0; i < n; i++)
-		if (field_named(
-			&g_array_index(headers->fields, struct mime_field, i),
-			name, len))
+		if (field_named(&headers->fields[i], name, len))
 			return mime_headers_value(headers, i);
 	return NULL;
 }
@@ -418,15 +531,29 @@ mime_headers_get_n(struct mime_headers *headers, const char *name, size_t len)
 const char *
 mime_headers_get_last(struct mime_headers *headers, const char *name)
 {
-	size_t i = headers->fields->len, len = strlen(name);
+	size_t i = headers->len, len = strlen(name);
 
 	while (i-- > 0)
-		if (field_named(
-			&g_array_index(headers->fields, struct mime_field, i),
-			name, len))
+		if (field_named(&headers->fields[i], name, len))
 			return mime_headers_value(headers, i);
 	return NULL;
 }
+
+/* True for the bytes that end a field name: controls, space, ':' and
+   DEL. */
+static const bool name_stops[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
 /* Adds the field on line p..e if it is one (NAME [WSP] ":"); returns
    false for an invalid line, which GMime skips. */
@@ -436,7 +563,7 @@ add_field(struct mime_headers *h, const char *p, const char *e)
 	struct mime_field f = {0};
 	const char *q = p;
 
-	while (q < e && *q != ':' && (unsigned char)*q > ' ' && *q != 0x7f)
+	while (q < e && !name_stops[(unsigned char)*q])
 		q++;
 	f.name = p;
 	f.name_len = q - p;
@@ -446,7 +573,7 @@ add_field(struct mime_headers *h, const char *p, const char *e)
 		return false;
 	f.raw = q + 1;
 	f.raw_len = e - f.raw;
-	g_array_append_val(h->fields, f);
+	fields_append(h, &f);
 	return true;
 }
 
@@ -456,19 +583,20 @@ static struct mime_headers *
 split_content_fields(struct mime_headers *h)
 {
 	struct mime_headers *content = headers_new(h->options);
-	guint i, kept = 0;
+	size_t i, kept = 0;
 
-	for (i = 0; i < h->fields->len; i++) {
-		struct mime_field *f =
-		    &g_array_index(h->fields, struct mime_field, i);
+	for (i = 0; i < h->len; i++) {
+		const struct mime_field *f = &h->fields[i];
 
-		if (f->name_len >= 8 && text_same_ci(f->name, "Content-", 8))
-			g_array_append_val(content->fields, *f);
-		else
-			g_array_index(h->fields, struct mime_field, kept++) =
-			    *f;
+		if (f->name_len >= 8 && text_same_ci(f->name, "Content-", 8)) {
+			struct mime_field moved = *f;
+
+			moved.value = NULL; /* h's arena holds a decoded one */
+			fields_append(content, &moved);
+		} else
+			h->fields[kept++] = *f;
 	}
-	g_array_set_size(h->fields, kept);
+	h->len = kept;
 	return content;
 }
 
@@ -522,6 +650,14 @@ match_boundary(const struct scan *s, const char *p, const char *e)
 	return h;
 }
 
+/* False if the line at p cannot be a boundary (match_boundary()), told
+   by its first byte alone: most header lines are not. */
+static bool
+may_be_boundary(const struct scan *s, const char *p)
+{
+	return *p == '-' || s->mbox;
+}
+
 /* How a header block ended.  TRUNCATED: the input ends inside what can
    only be a field name (no colon yet); GMime fails such a block. */
 enum fields_end { FIELDS_BLANK, FIELDS_BOUNDARY, FIELDS_EOF, FIELDS_TRUNCATED };
@@ -545,8 +681,7 @@ is_name_only(const char *p, const char *e)
 static void
 continue_field(struct mime_headers *h, const char *e)
 {
-	struct mime_field *f =
-	    &g_array_index(h->fields, struct mime_field, h->fields->len - 1);
+	struct mime_field *f = &h->fields[h->len - 1];
 
 	f->raw_len = e - f->raw;
 }
@@ -563,7 +698,8 @@ scan_fields(const struct scan *s, const char **pos, struct mime_headers *h)
 	while (p < s->end) {
 		const char *e = line_end(p, s->end);
 
-		if ((r.hit = match_boundary(s, p, e)).level >= 0) {
+		if (may_be_boundary(s, p) &&
+		    (r.hit = match_boundary(s, p, e)).level >= 0) {
 			r.end = FIELDS_BOUNDARY;
 			break;
 		}
@@ -598,7 +734,7 @@ static bool
 fields_refused(const struct fields *f, const struct mime_headers *h)
 {
 	return f->first_invalid || f->end == FIELDS_TRUNCATED ||
-	       (f->end == FIELDS_EOF && h->fields->len == 0);
+	       (f->end == FIELDS_EOF && h->len == 0);
 }
 
 /* Returns the start of the first line after the one at p that starts
@@ -729,7 +865,7 @@ parse_child(struct scan *s, struct mime_part *parent, const char **pos,
 	struct fields f = scan_fields(s, pos, h);
 
 	if (f.end == FIELDS_TRUNCATED ||
-	    (f.end == FIELDS_BOUNDARY && h->fields->len == 0) ||
+	    (f.end == FIELDS_BOUNDARY && h->len == 0) ||
 	    (f.end == FIELDS_EOF && *pos == start)) {
 		mime_headers_free(&h);
 		return f.hit;
@@ -849,7 +985,7 @@ mime_headers_parse(const char *data, size_t len, GMimeParserOptions *options)
 
 	mime_headers_free(&content);
 	if (f.first_invalid)
-		g_array_set_size(h->fields, 0);
+		h->len = 0;
 	return h;
 }
 
@@ -896,12 +1032,15 @@ ctype_token_char(unsigned char c)
 static bool
 ctype_token(const char **p, char **o)
 {
-	const char *s = *p;
+	const char *s = *p, *q = s;
+	char *w = *o;
 
-	while (ctype_token_char((unsigned char)**p))
-		*(*o)++ = *(*p)++;
-	*(*o)++ = '\0';
-	return *p > s;
+	while (ctype_token_char((unsigned char)*q))
+		*w++ = *q++;
+	*w++ = '\0';
+	*p = q;
+	*o = w;
+	return q > s;
 }
 
 /* Copies the quoted-string at *p (opening quote included) unquoted to *o
@@ -1001,16 +1140,24 @@ mime_ctype_clear(struct mime_ctype *ct)
 	memset(ct, 0, sizeof(*ct));
 }
 
+/* As g_ascii_strcasecmp(a, b) == 0, without a call per byte. */
+static bool
+same_ci(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return text_same_ci(a, b, n) && a[n] == '\0';
+}
+
 bool
 mime_ctype_is(const struct mime_ctype *ct, const char *type,
 	      const char *subtype)
 {
 	if (ct->gm != NULL)
 		return g_mime_content_type_is_type(ct->gm, type, subtype);
-	if (strcmp(type, "*") != 0 && g_ascii_strcasecmp(ct->type, type) != 0)
+	if (strcmp(type, "*") != 0 && !same_ci(ct->type, type))
 		return false;
-	return strcmp(subtype, "*") == 0 ||
-	       g_ascii_strcasecmp(ct->subtype, subtype) == 0;
+	return strcmp(subtype, "*") == 0 || same_ci(ct->subtype, subtype);
 }
 
 const char *

@@ -16,10 +16,26 @@
 #include "input.h"
 #include "textscan.h"
 
+/* Longer than any name is_original_header_line() knows. */
+#define ORIGINAL_NAME_MAX 32
+
 struct mime_headers *
 original_parse_headers(const char *text)
 {
 	return mime_headers_parse(text, strlen(text), bounce_parser_options());
+}
+
+/* Returns the length of the line's text before its first colon, or a
+   length no name in is_original_header_line() has when there is none in
+   the first bytes. */
+static size_t
+name_len(const char *line)
+{
+	size_t n = 0;
+
+	while (n < ORIGINAL_NAME_MAX && line[n] != ':' && line[n] != '\0')
+		n++;
+	return n;
 }
 
 static bool
@@ -44,10 +60,13 @@ is_original_header_line(const char *line)
 					    "X-Mailer:",
 					    "Sender:",
 					    NULL};
-	size_t i;
+	size_t i, n = name_len(line);
 
+	/* A name in the list has its only colon at its end: it matches the
+	   line's first n + 1 bytes only if it is n + 1 bytes long, and a
+	   shorter one differs at its colon, so no byte past it is read. */
 	for (i = 0; names[i] != NULL; i++)
-		if (text_starts_ci(line, names[i]))
+		if (text_same_ci(line, names[i], n + 1))
 			return true;
 	return false;
 }
