@@ -52,18 +52,17 @@ static const char *const reason_names[REASON_COUNT] = {
     "userunknown",  "vacation",        "virusdetected",
 };
 
-/* The SMTP command a diagnostic says it answered, when it says so. */
-enum classify_command {
-	CMD_UNKNOWN = 0,
-	CMD_MAIL,
-	CMD_RCPT,
-	CMD_DATA,
-};
-
 /* A 256-bit set of hashed byte pairs. */
 struct classify_mask {
 	guint64 w[4];
 };
+
+/* The most patterns the index can number (both tables together);
+   classify_index_build() asserts the tables fit. */
+enum { CLASSIFY_MAX_PATTERNS = 4096 };
+
+/* Normalised diagnostics up to this size live on the stack. */
+enum { CLASSIFY_TEXT_STACK = 512 };
 
 /* What classification works from: effective codes and normalised text. */
 struct classify_input {
@@ -71,15 +70,16 @@ struct classify_input {
 	bool delayed;
 	char status[16]; /* effective RFC 3463 code or "" */
 	char reply[4];   /* effective reply code or "" */
-	char *text;      /* normalised diagnostic, owned */
-	enum classify_command command;
-	/* Which byte pairs occur in text (bit a << 8 | b): a pattern segment
-	   whose first pair is absent cannot match, so most of the table is
-	   skipped without a substring search. */
-	unsigned char pairs[65536 / 8];
-	/* The same pairs folded into 256 bits (classify_mask_add()): a few
-	   ANDs against a pattern's mask reject most of a table. */
+	char *text;      /* normalised diagnostic: buf or g_malloc'd */
+	/* Filled by classify_input_scan() on the first table search: */
+	bool scanned;
+	/* The byte pairs of text folded into 256 bits (classify_mask_add()):
+	   a few ANDs against a pattern's mask reject most candidates. */
 	struct classify_mask pair_mask;
+	/* Bit i set: pattern i of the index (classify_index) may occur in
+	   text, because its key pair does (or it has none). */
+	guint64 cand[CLASSIFY_MAX_PATTERNS / 64];
+	char buf[CLASSIFY_TEXT_STACK];
 };
 
 /* The decision and why. */
@@ -162,16 +162,18 @@ classify_is_hard(enum bounce_reason reason, const char *status,
 /* ------------------------------------------------------------------ */
 /* text helpers                                                        */
 
-/* Returns a g_malloc'd copy of s with ASCII lowercased, every run of
+/* Copies s into buf (size bytes) with ASCII lowercased, every run of
    white space (and control characters) turned into one space, leading
    and trailing space removed, and U+2019/U+2018 folded to '\''.  Other
-   UTF-8 bytes are copied unchanged.  NULL becomes "". */
+   UTF-8 bytes are copied unchanged.  NULL becomes "".  Returns buf, or a
+   g_malloc'd copy when s does not fit in buf. */
 static char *
-classify_normalise(const char *s)
+classify_normalise(const char *s, char *buf, size_t size)
 {
 	/* the copy never grows: runs of blanks and the 3-byte quotes
 	   shrink, everything else is copied byte for byte */
-	char *out = g_malloc(s != NULL ? strlen(s) + 1 : 1), *o = out;
+	size_t need = s != NULL ? strlen(s) + 1 : 1;
+	char *out = need <= size ? buf : g_malloc(need), *o = out;
 	const unsigned char *p = (const unsigned char *)s;
 	bool space = false;
 
@@ -215,24 +217,8 @@ classify_mask_within(const struct classify_mask *sub,
 		(sub->w[2] & ~super->w[2]) | (sub->w[3] & ~super->w[3])) == 0;
 }
 
-/* Records every byte pair of in->text in in->pairs and in->pair_mask. */
-static void
-classify_index_pairs(struct classify_input *in)
-{
-	const unsigned char *p = (const unsigned char *)in->text;
-
-	memset(in->pairs, 0, sizeof(in->pairs));
-	memset(&in->pair_mask, 0, sizeof(in->pair_mask));
-	for (; p[0] != '\0' && p[1] != '\0'; p++) {
-		unsigned pair = (unsigned)p[0] << 8 | p[1];
-
-		in->pairs[pair >> 3] |= 1u << (pair & 7);
-		classify_mask_add(&in->pair_mask, p[0], p[1]);
-	}
-}
-
-/* Returns the mask of the pairs classify_pairs_allow() checks in
-   pattern: those inside a segment (no '*' in the pair). */
+/* Sets in m the bits of the pairs inside a segment of pattern (no '*'
+   in the pair): those a text containing pattern must contain too. */
 static void
 classify_pattern_mask(const char *pattern, struct classify_mask *m)
 {
@@ -244,65 +230,203 @@ classify_pattern_mask(const char *pattern, struct classify_mask *m)
 			classify_mask_add(m, p[0], p[1]);
 }
 
-/* The pattern masks of each table, built on first use (the tables are
-   fixed) and freed by classify_shutdown().  Parsing runs on one thread. */
+/* ------------------------------------------------------------------ */
+/* pattern index                                                       */
+
+/* Hash buckets of byte pairs in the pattern index (a power of two). */
+enum { CLASSIFY_BUCKETS = 4096 };
+
+/* The tables classify_table_find() searches, by enum classify_table;
+   the index numbers their patterns in this order. */
+enum classify_table {
+	CLASSIFY_TABLE_PROVIDER = 0,
+	CLASSIFY_TABLE_TEXT,
+	CLASSIFY_TABLE_COUNT,
+};
+
+static const struct classify_pattern *const classify_tables[] = {
+    classify_provider_patterns,
+    classify_text_patterns,
+};
+
+/*
+ * Every pattern of classify_tables[] is filed under one key: the bucket
+ * of a byte pair inside one of its segments, the one the fewest pattern
+ * pairs share (so common pairs such as "e " key few patterns).  A text
+ * can only contain a pattern if it contains that pair, so one walk over
+ * the text (classify_input_scan()) marks the few candidates and
+ * classify_table_find() tests only those, in table order.  Patterns with
+ * no pair inside a segment are always candidates.
+ *
+ * Built on first use (the tables are fixed) and freed by
+ * classify_shutdown(); parsing runs on one thread.
+ */
 static struct {
-	const struct classify_pattern *table;
-	struct classify_mask *masks;
-} classify_masks[2];
+	bool built;
+	/* table t has the numbers start[t] .. start[t + 1] - 1 */
+	size_t start[CLASSIFY_TABLE_COUNT + 1];
+	size_t words; /* guint64 words of a candidate set */
+	const struct classify_pattern **patterns; /* by number */
+	struct classify_mask *masks; /* by number: classify_pattern_mask() */
+	/* bucket h files entries[first[h]] .. entries[first[h + 1] - 1]:
+	   pattern numbers, ascending */
+	guint16 *first; /* CLASSIFY_BUCKETS + 1 */
+	guint16 *entries;
+	guint64 *always; /* candidate set of the patterns without a key */
+} classify_index;
 
-static const struct classify_mask *
-classify_table_masks(const struct classify_pattern *table)
+/* Returns the index bucket of the byte pair a, b. */
+static unsigned
+classify_bucket(unsigned a, unsigned b)
 {
-	size_t i, n;
+	return (a * 67u + b) & (CLASSIFY_BUCKETS - 1u);
+}
 
-	for (i = 0; i < G_N_ELEMENTS(classify_masks); i++) {
-		if (classify_masks[i].table == table)
-			return classify_masks[i].masks;
-		if (classify_masks[i].table == NULL)
-			break;
+/* Adds 1 to freq[] at the bucket of every pair inside a segment of
+   pattern. */
+static void
+classify_pattern_count(const char *pattern, unsigned *freq)
+{
+	const unsigned char *p = (const unsigned char *)pattern;
+
+	for (; p[0] != '\0' && p[1] != '\0'; p++)
+		if (p[0] != '*' && p[1] != '*')
+			freq[classify_bucket(p[0], p[1])]++;
+}
+
+/* Returns the key of pattern: of the buckets of the pairs inside its
+   segments the first with the lowest freq[], or CLASSIFY_BUCKETS when
+   no segment has two bytes. */
+static unsigned
+classify_pattern_key(const char *pattern, const unsigned *freq)
+{
+	const unsigned char *p = (const unsigned char *)pattern;
+	unsigned key = CLASSIFY_BUCKETS, h;
+
+	for (; p[0] != '\0' && p[1] != '\0'; p++) {
+		if (p[0] == '*' || p[1] == '*')
+			continue;
+		h = classify_bucket(p[0], p[1]);
+		if (key == CLASSIFY_BUCKETS || freq[h] < freq[key])
+			key = h;
 	}
-	g_assert(i < G_N_ELEMENTS(classify_masks));
-	for (n = 0; table[n].text != NULL; n++)
-		;
-	classify_masks[i].masks = g_new(struct classify_mask, n + 1);
-	for (n = 0; table[n].text != NULL; n++)
-		classify_pattern_mask(table[n].text,
-				      &classify_masks[i].masks[n]);
-	classify_masks[i].table = table;
-	return classify_masks[i].masks;
+	return key;
+}
+
+/* Sets bit i of the candidate set cand. */
+static void
+classify_cand_add(guint64 *cand, size_t i)
+{
+	cand[i / 64] |= (guint64)1 << (i % 64);
+}
+
+/* Numbers the patterns of classify_tables[] into classify_index.patterns
+   and .start[], and computes their masks. */
+static void
+classify_index_number(void)
+{
+	size_t t, i, n = 0;
+
+	for (t = 0; t < CLASSIFY_TABLE_COUNT; t++) {
+		classify_index.start[t] = n;
+		for (i = 0; classify_tables[t][i].text != NULL; i++)
+			n++;
+	}
+	classify_index.start[CLASSIFY_TABLE_COUNT] = n;
+	g_assert(n <= CLASSIFY_MAX_PATTERNS);
+	classify_index.words = (n + 63) / 64;
+	classify_index.patterns = g_new(const struct classify_pattern *, n);
+	classify_index.masks = g_new(struct classify_mask, n);
+	for (t = 0, n = 0; t < CLASSIFY_TABLE_COUNT; t++) {
+		for (i = 0; classify_tables[t][i].text != NULL; i++, n++) {
+			classify_index.patterns[n] = &classify_tables[t][i];
+			classify_pattern_mask(classify_tables[t][i].text,
+					      &classify_index.masks[n]);
+		}
+	}
+}
+
+/* Files every numbered pattern under its key (classify_pattern_key())
+   in classify_index.first/.entries, or in .always. */
+static void
+classify_index_file(void)
+{
+	size_t n = classify_index.start[CLASSIFY_TABLE_COUNT], i;
+	unsigned *freq = g_new0(unsigned, CLASSIFY_BUCKETS);
+	unsigned *key = g_new(unsigned, n + 1);
+	guint16 *next = g_new(guint16, CLASSIFY_BUCKETS);
+	unsigned h;
+
+	for (i = 0; i < n; i++)
+		classify_pattern_count(classify_index.patterns[i]->text, freq);
+	classify_index.first = g_new0(guint16, CLASSIFY_BUCKETS + 1);
+	classify_index.entries = g_new(guint16, n + 1);
+	classify_index.always = g_new0(guint64, classify_index.words + 1);
+	for (i = 0; i < n; i++) {
+		key[i] = classify_pattern_key(classify_index.patterns[i]->text,
+					      freq);
+		if (key[i] < CLASSIFY_BUCKETS)
+			classify_index.first[key[i] + 1]++;
+		else
+			classify_cand_add(classify_index.always, i);
+	}
+	for (h = 0; h < CLASSIFY_BUCKETS; h++) {
+		classify_index.first[h + 1] += classify_index.first[h];
+		next[h] = classify_index.first[h];
+	}
+	for (i = 0; i < n; i++)
+		if (key[i] < CLASSIFY_BUCKETS)
+			classify_index.entries[next[key[i]]++] = (guint16)i;
+	g_free(next);
+	g_free(key);
+	g_free(freq);
+}
+
+/* Builds classify_index unless it is built. */
+static void
+classify_index_build(void)
+{
+	if (classify_index.built)
+		return;
+	classify_index_number();
+	classify_index_file();
+	classify_index.built = true;
 }
 
 void
 classify_shutdown(void)
 {
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(classify_masks); i++) {
-		g_free(classify_masks[i].masks);
-		classify_masks[i].masks = NULL;
-		classify_masks[i].table = NULL;
-	}
+	g_free(classify_index.patterns);
+	g_free(classify_index.masks);
+	g_free(classify_index.first);
+	g_free(classify_index.entries);
+	g_free(classify_index.always);
+	memset(&classify_index, 0, sizeof(classify_index));
 }
 
-/* True unless some byte pair inside a segment of pattern (split at '*')
-   is missing from text: then that segment cannot occur in text, so the
-   pattern cannot match.  Checking every pair, not only the first, rejects
-   nearly all of a table with bit tests and leaves few strstr() calls. */
-static bool
-classify_pairs_allow(const unsigned char *pairs, const char *pattern)
+/* Marks in in->cand the patterns whose key pair occurs in in->text (and
+   those without a key), and folds the pairs of the text into
+   in->pair_mask.  Linear in the text: a bucket files a fixed number of
+   patterns. */
+static void
+classify_input_scan(struct classify_input *in)
 {
-	const unsigned char *p = (const unsigned char *)pattern;
+	const unsigned char *p = (const unsigned char *)in->text;
+	size_t e, end;
+	unsigned h;
 
+	classify_index_build();
+	memcpy(in->cand, classify_index.always,
+	       classify_index.words * sizeof(guint64));
+	memset(&in->pair_mask, 0, sizeof(in->pair_mask));
 	for (; p[0] != '\0' && p[1] != '\0'; p++) {
-		unsigned pair = (unsigned)p[0] << 8 | p[1];
-
-		if (p[0] == '*' || p[1] == '*')
-			continue;
-		if (!(pairs[pair >> 3] & (1u << (pair & 7))))
-			return false;
+		classify_mask_add(&in->pair_mask, p[0], p[1]);
+		h = classify_bucket(p[0], p[1]);
+		end = classify_index.first[h + 1];
+		for (e = classify_index.first[h]; e < end; e++)
+			classify_cand_add(in->cand, classify_index.entries[e]);
 	}
-	return true;
+	in->scanned = true;
 }
 
 /* Returns true if text contains pattern, where '*' in pattern means
@@ -346,24 +470,43 @@ classify_code_gate(const struct classify_input *in, const char *prefix)
 	return strncmp(code, prefix, strlen(prefix)) == 0;
 }
 
-/* Returns the first entry of table matching text (and its status gate),
-   or NULL. */
-static const struct classify_pattern *
-classify_table_find(const struct classify_pattern *table,
-		    const struct classify_input *in)
+/* Returns true if pattern number i of the index matches in (its pairs,
+   its status gate and then its text). */
+static bool
+classify_pattern_fits(const struct classify_input *in, size_t i)
 {
-	const struct classify_pattern *p;
-	const struct classify_mask *mask;
+	const struct classify_pattern *p = classify_index.patterns[i];
+
+	return classify_mask_within(&classify_index.masks[i], &in->pair_mask) &&
+	       classify_code_gate(in, p->code) &&
+	       classify_pattern_match(in->text, p->text);
+}
+
+/* Returns the first entry of table t matching the text (and its status
+   gate) of in, or NULL.  Scans in on first use. */
+static const struct classify_pattern *
+classify_table_find(enum classify_table t, struct classify_input *in)
+{
+	size_t first, end, w, i;
+	guint64 bits;
 
 	if (in->text[0] == '\0')
 		return NULL;
-	mask = classify_table_masks(table);
-	for (p = table; p->text != NULL; p++, mask++) {
-		if (classify_mask_within(mask, &in->pair_mask) &&
-		    classify_code_gate(in, p->code) &&
-		    classify_pairs_allow(in->pairs, p->text) &&
-		    classify_pattern_match(in->text, p->text))
-			return p;
+	if (!in->scanned)
+		classify_input_scan(in);
+	first = classify_index.start[t];
+	end = classify_index.start[t + 1];
+	for (w = first / 64; w * 64 < end; w++) {
+		bits = in->cand[w];
+		if (w == first / 64)
+			bits &= ~(guint64)0 << (first % 64);
+		for (; bits != 0; bits &= bits - 1) {
+			i = w * 64 + (size_t)__builtin_ctzll(bits);
+			if (i >= end)
+				return NULL;
+			if (classify_pattern_fits(in, i))
+				return classify_index.patterns[i];
+		}
 	}
 	return NULL;
 }
@@ -451,7 +594,10 @@ classify_status_reason(const char *code)
 	if (code[0] == '\0')
 		return REASON_UNDEFINED;
 	for (c = classify_status_codes; c->code != NULL; c++) {
-		if (strcmp(c->code, code) == 0)
+		/* the first three bytes before strcmp(): table codes are at
+		   least "x.y", so a shorter code stops at its '\0' */
+		if (c->code[0] == code[0] && c->code[1] == code[1] &&
+		    c->code[2] == code[2] && strcmp(c->code, code) == 0)
 			return c->reason;
 	}
 	return REASON_UNDEFINED;
@@ -473,20 +619,14 @@ classify_reply_reason(const char *reply)
 	return REASON_UNDEFINED;
 }
 
-/* Returns the SMTP command the normalised text says it answered. */
-static enum classify_command
-classify_find_command(const char *text)
+/* Returns true if the normalised text says it answered the DATA
+   command (the end of the message). */
+static bool
+classify_answered_data(const char *text)
 {
-	if (strstr(text, "end of data") != NULL ||
-	    strstr(text, "in reply to data command") != NULL ||
-	    strstr(text, "after data") != NULL)
-		return CMD_DATA;
-	if (strstr(text, "rcpt to") != NULL)
-		return CMD_RCPT;
-	if (strstr(text, "mail from command") != NULL ||
-	    strstr(text, "after mail from") != NULL)
-		return CMD_MAIL;
-	return CMD_UNKNOWN;
+	return strstr(text, "end of data") != NULL ||
+	       strstr(text, "in reply to data command") != NULL ||
+	       strstr(text, "after data") != NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -594,8 +734,8 @@ static char *
 classify_pattern_rule(const struct classify_pattern *p)
 {
 	if (p->tag != NULL)
-		return g_strdup_printf("provider:%s", p->tag);
-	return g_strdup_printf("text:%s", p->text);
+		return g_strconcat("provider:", p->tag, NULL);
+	return g_strconcat("text:", p->text, NULL);
 }
 
 /* Nothing specific matched: decide from the class and subject of the
@@ -609,13 +749,13 @@ classify_fallback(const struct classify_input *in, struct classify_verdict *v)
 
 	if (st[0] != '\0' && st[2] == '6' && st[3] == '.')
 		classify_set(v, REASON_CONTENTERROR, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("class:%s", st));
+			     g_strconcat("class:", st, NULL));
 	else if (st[0] != '\0' && st[2] == '7' && st[3] == '.')
 		classify_set(v, REASON_SECURITYERROR, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("class:%s", st));
+			     g_strconcat("class:", st, NULL));
 	else if ((reply > 500 && reply < 508) || (reply > 400 && reply < 408))
 		classify_set(v, REASON_SYNTAXERROR, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("reply:%s", in->reply));
+			     g_strconcat("reply:", in->reply, NULL));
 	else if (in->delayed)
 		/* still being retried: at worst it will expire */
 		classify_set(v, REASON_EXPIRED, CLASSIFY_SIDE_DEFAULT,
@@ -630,18 +770,18 @@ classify_fallback(const struct classify_input *in, struct classify_verdict *v)
 
 /* Decides a failed (or delayed) recipient; see the file comment. */
 static void
-classify_failure(const struct classify_input *in, struct classify_verdict *v)
+classify_failure(struct classify_input *in, struct classify_verdict *v)
 {
 	const struct classify_pattern *p;
 	enum bounce_reason s, t = REASON_UNDEFINED;
 
-	p = classify_table_find(classify_provider_patterns, in);
+	p = classify_table_find(CLASSIFY_TABLE_PROVIDER, in);
 	if (p != NULL) {
 		classify_set(v, p->reason, p->side, classify_pattern_rule(p));
 		return;
 	}
 	s = classify_status_reason(in->status);
-	p = classify_table_find(classify_text_patterns, in);
+	p = classify_table_find(CLASSIFY_TABLE_TEXT, in);
 	if (p != NULL)
 		t = p->reason;
 	else
@@ -653,7 +793,7 @@ classify_failure(const struct classify_input *in, struct classify_verdict *v)
 	   pass on, e.g. Postfix's "in reply to RCPT TO" prose; without it
 	   that rule turned real unknown users into filtered.) */
 	if (t == REASON_USERUNKNOWN && s != REASON_USERUNKNOWN &&
-	    in->command == CMD_DATA)
+	    classify_answered_data(in->text))
 		t = REASON_FILTERED;
 
 	if (t != REASON_UNDEFINED &&
@@ -661,10 +801,10 @@ classify_failure(const struct classify_input *in, struct classify_verdict *v)
 		classify_set(v, t, p != NULL ? p->side : CLASSIFY_SIDE_DEFAULT,
 			     p != NULL
 				 ? classify_pattern_rule(p)
-				 : g_strdup_printf("reply:%s", in->reply));
+				 : g_strconcat("reply:", in->reply, NULL));
 	else if (s != REASON_UNDEFINED)
 		classify_set(v, s, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("status:%s", in->status));
+			     g_strconcat("status:", in->status, NULL));
 	else
 		classify_fallback(in, v);
 }
@@ -675,20 +815,20 @@ classify_failure(const struct classify_input *in, struct classify_verdict *v)
 static void
 classify_input_init(struct classify_input *in, const struct bounce_rcpt *rcpt)
 {
-	/* pairs is cleared by classify_index_pairs(), not twice */
-	memset(in, 0, offsetof(struct classify_input, pairs));
+	/* cand and pair_mask are filled by classify_input_scan(), buf by
+	   classify_normalise() */
+	memset(in, 0, offsetof(struct classify_input, pair_mask));
 	in->action = rcpt->action;
 	in->delayed = rcpt->action != NULL &&
 		      g_ascii_strcasecmp(rcpt->action, "delayed") == 0;
-	in->text = classify_normalise(rcpt->diagnostic);
-	classify_index_pairs(in);
+	in->text =
+	    classify_normalise(rcpt->diagnostic, in->buf, sizeof(in->buf));
 	g_strlcpy(in->status, rcpt->status, sizeof(in->status));
 	g_strlcpy(in->reply, rcpt->replycode, sizeof(in->reply));
 	if (classify_status_vague(in->status))
 		(void)classify_find_status(in->text, in->status);
 	if (in->reply[0] == '\0')
 		(void)classify_find_reply(in->text, in->reply);
-	in->command = classify_find_command(in->text);
 }
 
 /* Returns true if the action or status says the mail arrived. */
@@ -711,7 +851,7 @@ classify_is_delivered(const struct bounce_rcpt *rcpt)
 /* Decides any recipient, before hard/side are derived. */
 static void
 classify_decide(enum bounce_kind kind, const struct bounce_rcpt *rcpt,
-		const struct classify_input *in, struct classify_verdict *v)
+		struct classify_input *in, struct classify_verdict *v)
 {
 	enum bounce_reason preset = rcpt->reason;
 
@@ -726,12 +866,13 @@ classify_decide(enum bounce_kind kind, const struct bounce_rcpt *rcpt,
 		    v, preset, CLASSIFY_SIDE_DEFAULT,
 		    rcpt->rule != NULL && rcpt->rule[0] != '\0'
 			? g_strdup(rcpt->rule)
-			: g_strdup_printf("parser:%s", reason_names[preset]));
+			: g_strconcat("parser:", reason_names[preset], NULL));
 	else if (classify_is_delivered(rcpt))
 		classify_set(v, REASON_DELIVERED, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("action:%s", rcpt->action != NULL
-							      ? rcpt->action
-							      : "delivered"));
+			     g_strconcat("action:",
+					 rcpt->action != NULL ? rcpt->action
+							      : "delivered",
+					 NULL));
 	else
 		classify_failure(in, v);
 }
@@ -770,12 +911,14 @@ classify_rcpt(enum bounce_kind kind, struct bounce_rcpt *rcpt)
 			   classify_is_hard(v.reason, in.status, in.reply);
 	g_free(rcpt->rule);
 	if (in.delayed && v.reason != REASON_DELIVERED &&
-	    kind != BOUNCE_KIND_AUTOREPLY)
-		rcpt->rule = g_strdup_printf("action:delayed/%s", v.rule);
-	else
-		rcpt->rule = g_strdup(v.rule);
-	g_free(v.rule);
-	g_free(in.text);
+	    kind != BOUNCE_KIND_AUTOREPLY) {
+		rcpt->rule = g_strconcat("action:delayed/", v.rule, NULL);
+		g_free(v.rule);
+	} else {
+		rcpt->rule = v.rule;
+	}
+	if (in.text != in.buf)
+		g_free(in.text);
 }
 
 void
