@@ -52,11 +52,6 @@ static const char *const reason_names[REASON_COUNT] = {
     "userunknown",  "vacation",        "virusdetected",
 };
 
-/* A 256-bit set of hashed byte pairs. */
-struct classify_mask {
-	guint64 w[4];
-};
-
 /* The most patterns the index can number (both tables together);
    classify_index_build() asserts the tables fit. */
 enum { CLASSIFY_MAX_PATTERNS = 4096 };
@@ -71,13 +66,11 @@ struct classify_input {
 	char status[16]; /* effective RFC 3463 code or "" */
 	char reply[4];   /* effective reply code or "" */
 	char *text;      /* normalised diagnostic: buf or g_malloc'd */
+	size_t len;      /* strlen(text) */
 	/* Filled by classify_input_scan() on the first table search: */
 	bool scanned;
-	/* The byte pairs of text folded into 256 bits (classify_mask_add()):
-	   a few ANDs against a pattern's mask reject most candidates. */
-	struct classify_mask pair_mask;
 	/* Bit i set: pattern i of the index (classify_index) may occur in
-	   text, because its key pair does (or it has none). */
+	   text, because its key does (or it has none). */
 	guint64 cand[CLASSIFY_MAX_PATTERNS / 64];
 	char buf[CLASSIFY_TEXT_STACK];
 };
@@ -162,79 +155,110 @@ classify_is_hard(enum bounce_reason reason, const char *status,
 /* ------------------------------------------------------------------ */
 /* text helpers                                                        */
 
+/* classify_fold[c] is what classify_normalise() makes of byte c:
+   CLASSIFY_FOLD_BLANK for '\0', white space and control characters
+   (bytes up to ' ' and DEL), CLASSIFY_FOLD_E2 for 0xe2 (which may start
+   a typographic quote), else c with ASCII lowercased.  Filled on first
+   use by classify_fold_build(). */
+enum { CLASSIFY_FOLD_BLANK = 0, CLASSIFY_FOLD_E2 = 1 };
+static unsigned char classify_fold[256];
+static bool classify_fold_filled;
+
+/* Fills classify_fold[] unless it is filled. */
+static void
+classify_fold_build(void)
+{
+	unsigned c;
+
+	if (classify_fold_filled)
+		return;
+	for (c = 0; c < 256; c++) {
+		if (c <= ' ' || c == 0x7f)
+			classify_fold[c] = CLASSIFY_FOLD_BLANK;
+		else if (c == 0xe2)
+			classify_fold[c] = CLASSIFY_FOLD_E2;
+		else if (c >= 'A' && c <= 'Z')
+			classify_fold[c] = (unsigned char)(c - 'A' + 'a');
+		else
+			classify_fold[c] = (unsigned char)c;
+	}
+	classify_fold_filled = true;
+}
+
+/* Returns p past its run of white space and control characters (bytes
+   up to ' ' and DEL). */
+static const unsigned char *
+classify_skip_blanks(const unsigned char *p)
+{
+	while (*p != '\0' && (*p <= ' ' || *p == 0x7f))
+		p++;
+	return p;
+}
+
+/* Copies to *o the character at p, whose first byte is 0xe2, with
+   U+2018/U+2019 folded to '\''; returns p past what it consumed. */
+static const unsigned char *
+classify_normalise_e2(const unsigned char *p, char **o)
+{
+	if (p[1] == 0x80 && (p[2] == 0x98 || p[2] == 0x99)) {
+		*(*o)++ = '\'';
+		return p + 3;
+	}
+	*(*o)++ = (char)*p;
+	return p + 1;
+}
+
 /* Copies s into buf (size bytes) with ASCII lowercased, every run of
    white space (and control characters) turned into one space, leading
    and trailing space removed, and U+2019/U+2018 folded to '\''.  Other
    UTF-8 bytes are copied unchanged.  NULL becomes "".  Returns buf, or a
-   g_malloc'd copy when s does not fit in buf. */
+   g_malloc'd copy when s does not fit in buf, and sets *len to the
+   length of the copy. */
 static char *
-classify_normalise(const char *s, char *buf, size_t size)
+classify_normalise(const char *s, char *buf, size_t size, size_t *len)
 {
 	/* the copy never grows: runs of blanks and the 3-byte quotes
 	   shrink, everything else is copied byte for byte */
 	size_t need = s != NULL ? strlen(s) + 1 : 1;
 	char *out = need <= size ? buf : g_malloc(need), *o = out;
-	const unsigned char *p = (const unsigned char *)s;
-	bool space = false;
+	const unsigned char *p =
+	    s != NULL ? (const unsigned char *)s : (const unsigned char *)"";
+	unsigned char f;
 
-	while (p != NULL && *p != '\0') {
-		if (*p <= ' ' || *p == 0x7f) {
-			space = o > out;
+	classify_fold_build();
+	for (;;) {
+		/* the common case: bytes copied, ASCII lowercased */
+		while ((f = classify_fold[*p]) > CLASSIFY_FOLD_E2) {
+			*o++ = (char)f;
 			p++;
-			continue;
 		}
-		if (space)
-			*o++ = ' ';
-		space = false;
-		if (p[0] == 0xe2 && p[1] == 0x80 &&
-		    (p[2] == 0x98 || p[2] == 0x99)) {
-			*o++ = '\'';
-			p += 3;
-			continue;
+		if (*p == '\0')
+			break;
+		if (f == CLASSIFY_FOLD_E2) {
+			p = classify_normalise_e2(p, &o);
+		} else {
+			p = classify_skip_blanks(p);
+			/* one space between words, none at either end */
+			if (o > out && *p != '\0')
+				*o++ = ' ';
 		}
-		*o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-		p++;
 	}
 	*o = '\0';
+	*len = (size_t)(o - out);
 	return out;
-}
-
-/* Sets the bit of the byte pair a, b in m. */
-static void
-classify_mask_add(struct classify_mask *m, unsigned a, unsigned b)
-{
-	unsigned bit = (a * 31u + b) & 255u;
-
-	m->w[bit >> 6] |= (guint64)1 << (bit & 63u);
-}
-
-/* True if every bit of sub is set in super. */
-static bool
-classify_mask_within(const struct classify_mask *sub,
-		     const struct classify_mask *super)
-{
-	return ((sub->w[0] & ~super->w[0]) | (sub->w[1] & ~super->w[1]) |
-		(sub->w[2] & ~super->w[2]) | (sub->w[3] & ~super->w[3])) == 0;
-}
-
-/* Sets in m the bits of the pairs inside a segment of pattern (no '*'
-   in the pair): those a text containing pattern must contain too. */
-static void
-classify_pattern_mask(const char *pattern, struct classify_mask *m)
-{
-	const unsigned char *p = (const unsigned char *)pattern;
-
-	memset(m, 0, sizeof(*m));
-	for (; p[0] != '\0' && p[1] != '\0'; p++)
-		if (p[0] != '*' && p[1] != '*')
-			classify_mask_add(m, p[0], p[1]);
 }
 
 /* ------------------------------------------------------------------ */
 /* pattern index                                                       */
 
-/* Hash buckets of byte pairs in the pattern index (a power of two). */
-enum { CLASSIFY_BUCKETS = 4096 };
+/* Hash buckets of the pattern index (a power of two). */
+enum {
+	CLASSIFY_BUCKET_BITS = 12,
+	CLASSIFY_BUCKETS = 1 << CLASSIFY_BUCKET_BITS
+};
+
+/* Bytes of a key: every pattern of our tables has a segment this long. */
+enum { CLASSIFY_KEY_LEN = 4 };
 
 /* The tables classify_table_find() searches, by enum classify_table;
    the index numbers their patterns in this order. */
@@ -250,13 +274,13 @@ static const struct classify_pattern *const classify_tables[] = {
 };
 
 /*
- * Every pattern of classify_tables[] is filed under one key: the bucket
- * of a byte pair inside one of its segments, the one the fewest pattern
- * pairs share (so common pairs such as "e " key few patterns).  A text
- * can only contain a pattern if it contains that pair, so one walk over
- * the text (classify_input_scan()) marks the few candidates and
- * classify_table_find() tests only those, in table order.  Patterns with
- * no pair inside a segment are always candidates.
+ * Every pattern of classify_tables[] is filed under one key: 4 bytes in a
+ * row inside one of its segments, those whose hash bucket the fewest
+ * 4-byte runs of all patterns share (so "user" or " not" key few
+ * patterns).  A text can only contain a pattern if it contains its key,
+ * so one walk over the text (classify_input_scan()) marks the few
+ * candidates and classify_table_find() tests only those, in table order.
+ * Patterns without a segment of 4 bytes are always candidates.
  *
  * Built on first use (the tables are fixed) and freed by
  * classify_shutdown(); parsing runs on one thread.
@@ -267,50 +291,102 @@ static struct {
 	size_t start[CLASSIFY_TABLE_COUNT + 1];
 	size_t words; /* guint64 words of a candidate set */
 	const struct classify_pattern **patterns; /* by number */
-	struct classify_mask *masks; /* by number: classify_pattern_mask() */
-	/* bucket h files entries[first[h]] .. entries[first[h + 1] - 1]:
-	   pattern numbers, ascending */
+	/* bucket h files entries first[h] .. first[h + 1] - 1: the key
+	   (classify_gram()) and number of a pattern, by number */
 	guint16 *first; /* CLASSIFY_BUCKETS + 1 */
-	guint16 *entries;
+	guint32 *keys;
+	guint16 *numbers;
 	guint64 *always; /* candidate set of the patterns without a key */
 } classify_index;
 
-/* Returns the index bucket of the byte pair a, b. */
-static unsigned
-classify_bucket(unsigned a, unsigned b)
+/* Returns the CLASSIFY_KEY_LEN bytes at p as one number. */
+static guint32
+classify_gram(const unsigned char *p)
 {
-	return (a * 67u + b) & (CLASSIFY_BUCKETS - 1u);
+	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 |
+	       p[3];
 }
 
-/* Adds 1 to freq[] at the bucket of every pair inside a segment of
-   pattern. */
+/* Returns the index bucket of gram (a Fibonacci hash). */
+static unsigned
+classify_bucket(guint32 gram)
+{
+	return (unsigned)((gram * 2654435761u) >> (32 - CLASSIFY_BUCKET_BITS));
+}
+
+/* Calls visit(gram, data) for every CLASSIFY_KEY_LEN bytes in a row
+   inside one segment (no '*') of pattern, in order. */
+static void
+classify_pattern_grams(const char *pattern,
+		       void (*visit)(guint32 gram, void *data), void *data)
+{
+	const unsigned char *p = (const unsigned char *)pattern;
+	guint32 gram = 0;
+	size_t run = 0; /* bytes of the segment so far, in gram */
+
+	for (; *p != '\0'; p++) {
+		if (*p == '*') {
+			run = 0;
+			continue;
+		}
+		gram = gram << 8 | *p;
+		if (++run >= CLASSIFY_KEY_LEN)
+			visit(gram, data);
+	}
+}
+
+/* classify_pattern_grams() visitor: adds 1 to the unsigned freq[] data
+   at the bucket of gram. */
+static void
+classify_gram_count(guint32 gram, void *data)
+{
+	unsigned *freq = data;
+
+	freq[classify_bucket(gram)]++;
+}
+
+/* What classify_gram_choose() looks for and has found. */
+struct classify_key_search {
+	const unsigned *freq;
+	bool found;
+	unsigned best; /* freq[] at the bucket of key */
+	guint32 key;
+};
+
+/* classify_pattern_grams() visitor: keeps in the classify_key_search
+   data the first gram whose bucket has the lowest freq[]. */
+static void
+classify_gram_choose(guint32 gram, void *data)
+{
+	struct classify_key_search *s = data;
+	unsigned f = s->freq[classify_bucket(gram)];
+
+	if (!s->found || f < s->best) {
+		s->key = gram;
+		s->best = f;
+		s->found = true;
+	}
+}
+
+/* Adds 1 to freq[] at the bucket of every key-long run inside a segment
+   of pattern. */
 static void
 classify_pattern_count(const char *pattern, unsigned *freq)
 {
-	const unsigned char *p = (const unsigned char *)pattern;
-
-	for (; p[0] != '\0' && p[1] != '\0'; p++)
-		if (p[0] != '*' && p[1] != '*')
-			freq[classify_bucket(p[0], p[1])]++;
+	classify_pattern_grams(pattern, classify_gram_count, freq);
 }
 
-/* Returns the key of pattern: of the buckets of the pairs inside its
-   segments the first with the lowest freq[], or CLASSIFY_BUCKETS when
-   no segment has two bytes. */
-static unsigned
-classify_pattern_key(const char *pattern, const unsigned *freq)
+/* Sets *key to the key of pattern: of the key-long runs inside its
+   segments the first whose bucket has the lowest freq[].  Returns false
+   if no segment is that long. */
+static bool
+classify_pattern_key(const char *pattern, const unsigned *freq, guint32 *key)
 {
-	const unsigned char *p = (const unsigned char *)pattern;
-	unsigned key = CLASSIFY_BUCKETS, h;
+	struct classify_key_search s = {freq, false, 0, 0};
 
-	for (; p[0] != '\0' && p[1] != '\0'; p++) {
-		if (p[0] == '*' || p[1] == '*')
-			continue;
-		h = classify_bucket(p[0], p[1]);
-		if (key == CLASSIFY_BUCKETS || freq[h] < freq[key])
-			key = h;
-	}
-	return key;
+	classify_pattern_grams(pattern, classify_gram_choose, &s);
+	*key = s.key;
+	return s.found;
 }
 
 /* Sets bit i of the candidate set cand. */
@@ -321,7 +397,7 @@ classify_cand_add(guint64 *cand, size_t i)
 }
 
 /* Numbers the patterns of classify_tables[] into classify_index.patterns
-   and .start[], and computes their masks. */
+   and .start[]. */
 static void
 classify_index_number(void)
 {
@@ -335,38 +411,35 @@ classify_index_number(void)
 	classify_index.start[CLASSIFY_TABLE_COUNT] = n;
 	g_assert(n <= CLASSIFY_MAX_PATTERNS);
 	classify_index.words = (n + 63) / 64;
-	classify_index.patterns = g_new(const struct classify_pattern *, n);
-	classify_index.masks = g_new(struct classify_mask, n);
-	for (t = 0, n = 0; t < CLASSIFY_TABLE_COUNT; t++) {
-		for (i = 0; classify_tables[t][i].text != NULL; i++, n++) {
+	classify_index.patterns = g_new(const struct classify_pattern *, n + 1);
+	for (t = 0, n = 0; t < CLASSIFY_TABLE_COUNT; t++)
+		for (i = 0; classify_tables[t][i].text != NULL; i++, n++)
 			classify_index.patterns[n] = &classify_tables[t][i];
-			classify_pattern_mask(classify_tables[t][i].text,
-					      &classify_index.masks[n]);
-		}
-	}
 }
 
-/* Files every numbered pattern under its key (classify_pattern_key())
-   in classify_index.first/.entries, or in .always. */
+/* Files every numbered pattern under its key (classify_pattern_key()),
+   or in classify_index.always. */
 static void
 classify_index_file(void)
 {
 	size_t n = classify_index.start[CLASSIFY_TABLE_COUNT], i;
 	unsigned *freq = g_new0(unsigned, CLASSIFY_BUCKETS);
-	unsigned *key = g_new(unsigned, n + 1);
+	guint32 *key = g_new(guint32, n + 1);
+	bool *keyed = g_new(bool, n + 1);
 	guint16 *next = g_new(guint16, CLASSIFY_BUCKETS);
 	unsigned h;
 
 	for (i = 0; i < n; i++)
 		classify_pattern_count(classify_index.patterns[i]->text, freq);
 	classify_index.first = g_new0(guint16, CLASSIFY_BUCKETS + 1);
-	classify_index.entries = g_new(guint16, n + 1);
+	classify_index.keys = g_new(guint32, n + 1);
+	classify_index.numbers = g_new(guint16, n + 1);
 	classify_index.always = g_new0(guint64, classify_index.words + 1);
 	for (i = 0; i < n; i++) {
-		key[i] = classify_pattern_key(classify_index.patterns[i]->text,
-					      freq);
-		if (key[i] < CLASSIFY_BUCKETS)
-			classify_index.first[key[i] + 1]++;
+		keyed[i] = classify_pattern_key(
+		    classify_index.patterns[i]->text, freq, &key[i]);
+		if (keyed[i])
+			classify_index.first[classify_bucket(key[i]) + 1]++;
 		else
 			classify_cand_add(classify_index.always, i);
 	}
@@ -374,10 +447,15 @@ classify_index_file(void)
 		classify_index.first[h + 1] += classify_index.first[h];
 		next[h] = classify_index.first[h];
 	}
-	for (i = 0; i < n; i++)
-		if (key[i] < CLASSIFY_BUCKETS)
-			classify_index.entries[next[key[i]]++] = (guint16)i;
+	for (i = 0; i < n; i++) {
+		if (!keyed[i])
+			continue;
+		h = next[classify_bucket(key[i])]++;
+		classify_index.keys[h] = key[i];
+		classify_index.numbers[h] = (guint16)i;
+	}
 	g_free(next);
+	g_free(keyed);
 	g_free(key);
 	g_free(freq);
 }
@@ -397,36 +475,42 @@ void
 classify_shutdown(void)
 {
 	g_free(classify_index.patterns);
-	g_free(classify_index.masks);
 	g_free(classify_index.first);
-	g_free(classify_index.entries);
+	g_free(classify_index.keys);
+	g_free(classify_index.numbers);
 	g_free(classify_index.always);
 	memset(&classify_index, 0, sizeof(classify_index));
 }
 
-/* Marks in in->cand the patterns whose key pair occurs in in->text (and
-   those without a key), and folds the pairs of the text into
-   in->pair_mask.  Linear in the text: a bucket files a fixed number of
+/* Marks in in->cand the patterns whose key occurs in in->text (and those
+   without a key).  Linear in the text: a bucket files a fixed number of
    patterns. */
 static void
 classify_input_scan(struct classify_input *in)
 {
 	const unsigned char *p = (const unsigned char *)in->text;
-	size_t e, end;
+	const unsigned char *end = p + in->len;
+	guint32 gram;
+	size_t e, last;
 	unsigned h;
 
 	classify_index_build();
 	memcpy(in->cand, classify_index.always,
 	       classify_index.words * sizeof(guint64));
-	memset(&in->pair_mask, 0, sizeof(in->pair_mask));
-	for (; p[0] != '\0' && p[1] != '\0'; p++) {
-		classify_mask_add(&in->pair_mask, p[0], p[1]);
-		h = classify_bucket(p[0], p[1]);
-		end = classify_index.first[h + 1];
-		for (e = classify_index.first[h]; e < end; e++)
-			classify_cand_add(in->cand, classify_index.entries[e]);
-	}
 	in->scanned = true;
+	if (in->len < CLASSIFY_KEY_LEN)
+		return;
+	/* gram holds the 4 bytes ending at p */
+	gram = classify_gram(p) >> 8;
+	for (p += CLASSIFY_KEY_LEN - 1; p < end; p++) {
+		gram = gram << 8 | *p;
+		h = classify_bucket(gram);
+		last = classify_index.first[h + 1];
+		for (e = classify_index.first[h]; e < last; e++)
+			if (classify_index.keys[e] == gram)
+				classify_cand_add(in->cand,
+						  classify_index.numbers[e]);
+	}
 }
 
 /* Returns true if text contains pattern, where '*' in pattern means
@@ -470,15 +554,14 @@ classify_code_gate(const struct classify_input *in, const char *prefix)
 	return strncmp(code, prefix, strlen(prefix)) == 0;
 }
 
-/* Returns true if pattern number i of the index matches in (its pairs,
-   its status gate and then its text). */
+/* Returns true if pattern number i of the index matches in (its status
+   gate, then its text). */
 static bool
 classify_pattern_fits(const struct classify_input *in, size_t i)
 {
 	const struct classify_pattern *p = classify_index.patterns[i];
 
-	return classify_mask_within(&classify_index.masks[i], &in->pair_mask) &&
-	       classify_code_gate(in, p->code) &&
+	return classify_code_gate(in, p->code) &&
 	       classify_pattern_match(in->text, p->text);
 }
 
@@ -815,14 +898,14 @@ classify_failure(struct classify_input *in, struct classify_verdict *v)
 static void
 classify_input_init(struct classify_input *in, const struct bounce_rcpt *rcpt)
 {
-	/* cand and pair_mask are filled by classify_input_scan(), buf by
+	/* cand is filled by classify_input_scan(), buf by
 	   classify_normalise() */
-	memset(in, 0, offsetof(struct classify_input, pair_mask));
+	memset(in, 0, offsetof(struct classify_input, cand));
 	in->action = rcpt->action;
 	in->delayed = rcpt->action != NULL &&
 		      g_ascii_strcasecmp(rcpt->action, "delayed") == 0;
-	in->text =
-	    classify_normalise(rcpt->diagnostic, in->buf, sizeof(in->buf));
+	in->text = classify_normalise(rcpt->diagnostic, in->buf,
+				      sizeof(in->buf), &in->len);
 	g_strlcpy(in->status, rcpt->status, sizeof(in->status));
 	g_strlcpy(in->reply, rcpt->replycode, sizeof(in->reply));
 	if (classify_status_vague(in->status))
