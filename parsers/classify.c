@@ -260,6 +260,13 @@ enum {
 /* Bytes of a key: every pattern of our tables has a segment this long. */
 enum { CLASSIFY_KEY_LEN = 4 };
 
+/* Longest pattern segment classify_pattern_match() can find, plus one. */
+enum { CLASSIFY_SEGMENT_MAX = 256 };
+
+/* Entry offset of a pattern that is only a candidate where its key
+   occurs (classify_entry_offset()). */
+enum { CLASSIFY_ENTRY_CANDIDATE = 0xffff };
+
 /* The tables classify_table_find() searches, by enum classify_table;
    the index numbers their patterns in this order. */
 enum classify_table {
@@ -296,6 +303,14 @@ static struct {
 	guint16 *first; /* CLASSIFY_BUCKETS + 1 */
 	guint32 *keys;
 	guint16 *numbers;
+	/* where the key starts in a pattern without '*', which is then
+	   compared in full where its key occurs (classify_input_hit()), or
+	   CLASSIFY_ENTRY_CANDIDATE */
+	guint16 *offsets;
+	guint16 *lengths; /* strlen() of the pattern */
+	/* by number: true if a set candidate bit means the text contains
+	   the pattern (entry offset not CLASSIFY_ENTRY_CANDIDATE) */
+	bool *exact;
 	guint64 *always; /* candidate set of the patterns without a key */
 } classify_index;
 
@@ -314,11 +329,13 @@ classify_bucket(guint32 gram)
 	return (unsigned)((gram * 2654435761u) >> (32 - CLASSIFY_BUCKET_BITS));
 }
 
-/* Calls visit(gram, data) for every CLASSIFY_KEY_LEN bytes in a row
-   inside one segment (no '*') of pattern, in order. */
+/* Calls visit(gram, at, data) for every CLASSIFY_KEY_LEN bytes in a row
+   inside one segment (no '*') of pattern, in order; they start at
+   pattern + at. */
 static void
 classify_pattern_grams(const char *pattern,
-		       void (*visit)(guint32 gram, void *data), void *data)
+		       void (*visit)(guint32 gram, size_t at, void *data),
+		       void *data)
 {
 	const unsigned char *p = (const unsigned char *)pattern;
 	guint32 gram = 0;
@@ -331,15 +348,19 @@ classify_pattern_grams(const char *pattern,
 		}
 		gram = gram << 8 | *p;
 		if (++run >= CLASSIFY_KEY_LEN)
-			visit(gram, data);
+			visit(gram,
+			      (size_t)(p - (const unsigned char *)pattern) -
+				  (CLASSIFY_KEY_LEN - 1),
+			      data);
 	}
 }
 
 /* classify_pattern_grams() visitor: adds 1 to the unsigned freq[] data
    at the bucket of gram. */
 static void
-classify_gram_count(guint32 gram, void *data)
+classify_gram_count(guint32 gram, size_t at, void *data)
 {
+	(void)at;
 	unsigned *freq = data;
 
 	freq[classify_bucket(gram)]++;
@@ -351,18 +372,20 @@ struct classify_key_search {
 	bool found;
 	unsigned best; /* freq[] at the bucket of key */
 	guint32 key;
+	size_t at; /* where key starts in the pattern */
 };
 
 /* classify_pattern_grams() visitor: keeps in the classify_key_search
    data the first gram whose bucket has the lowest freq[]. */
 static void
-classify_gram_choose(guint32 gram, void *data)
+classify_gram_choose(guint32 gram, size_t at, void *data)
 {
 	struct classify_key_search *s = data;
 	unsigned f = s->freq[classify_bucket(gram)];
 
 	if (!s->found || f < s->best) {
 		s->key = gram;
+		s->at = at;
 		s->best = f;
 		s->found = true;
 	}
@@ -377,16 +400,30 @@ classify_pattern_count(const char *pattern, unsigned *freq)
 }
 
 /* Sets *key to the key of pattern: of the key-long runs inside its
-   segments the first whose bucket has the lowest freq[].  Returns false
-   if no segment is that long. */
+   segments the first whose bucket has the lowest freq[]; *at to where it
+   starts in pattern.  Returns false if no segment is that long. */
 static bool
-classify_pattern_key(const char *pattern, const unsigned *freq, guint32 *key)
+classify_pattern_key(const char *pattern, const unsigned *freq, guint32 *key,
+		     size_t *at)
 {
-	struct classify_key_search s = {freq, false, 0, 0};
+	struct classify_key_search s = {freq, false, 0, 0, 0};
 
 	classify_pattern_grams(pattern, classify_gram_choose, &s);
 	*key = s.key;
+	*at = s.at;
 	return s.found;
+}
+
+/* Returns the offset of the key in an entry of pattern whose key starts
+   at at: CLASSIFY_ENTRY_CANDIDATE when pattern has a '*' or is too long
+   for classify_pattern_match(), which then decides. */
+static guint16
+classify_entry_offset(const char *pattern, size_t at)
+{
+	if (strchr(pattern, '*') != NULL ||
+	    strlen(pattern) >= CLASSIFY_SEGMENT_MAX)
+		return CLASSIFY_ENTRY_CANDIDATE;
+	return (guint16)at;
 }
 
 /* Sets bit i of the candidate set cand. */
@@ -425,8 +462,10 @@ classify_index_file(void)
 	size_t n = classify_index.start[CLASSIFY_TABLE_COUNT], i;
 	unsigned *freq = g_new0(unsigned, CLASSIFY_BUCKETS);
 	guint32 *key = g_new(guint32, n + 1);
+	size_t *at = g_new(size_t, n + 1);
 	bool *keyed = g_new(bool, n + 1);
 	guint16 *next = g_new(guint16, CLASSIFY_BUCKETS);
+	const char *text;
 	unsigned h;
 
 	for (i = 0; i < n; i++)
@@ -434,10 +473,13 @@ classify_index_file(void)
 	classify_index.first = g_new0(guint16, CLASSIFY_BUCKETS + 1);
 	classify_index.keys = g_new(guint32, n + 1);
 	classify_index.numbers = g_new(guint16, n + 1);
+	classify_index.offsets = g_new(guint16, n + 1);
+	classify_index.lengths = g_new(guint16, n + 1);
+	classify_index.exact = g_new0(bool, n + 1);
 	classify_index.always = g_new0(guint64, classify_index.words + 1);
 	for (i = 0; i < n; i++) {
 		keyed[i] = classify_pattern_key(
-		    classify_index.patterns[i]->text, freq, &key[i]);
+		    classify_index.patterns[i]->text, freq, &key[i], &at[i]);
 		if (keyed[i])
 			classify_index.first[classify_bucket(key[i]) + 1]++;
 		else
@@ -450,12 +492,18 @@ classify_index_file(void)
 	for (i = 0; i < n; i++) {
 		if (!keyed[i])
 			continue;
+		text = classify_index.patterns[i]->text;
 		h = next[classify_bucket(key[i])]++;
 		classify_index.keys[h] = key[i];
 		classify_index.numbers[h] = (guint16)i;
+		classify_index.offsets[h] = classify_entry_offset(text, at[i]);
+		classify_index.lengths[h] = (guint16)strlen(text);
+		classify_index.exact[i] =
+		    classify_index.offsets[h] != CLASSIFY_ENTRY_CANDIDATE;
 	}
 	g_free(next);
 	g_free(keyed);
+	g_free(at);
 	g_free(key);
 	g_free(freq);
 }
@@ -478,8 +526,31 @@ classify_shutdown(void)
 	g_free(classify_index.first);
 	g_free(classify_index.keys);
 	g_free(classify_index.numbers);
+	g_free(classify_index.offsets);
+	g_free(classify_index.lengths);
+	g_free(classify_index.exact);
 	g_free(classify_index.always);
 	memset(&classify_index, 0, sizeof(classify_index));
+}
+
+/* The key of index entry e occurs in in->text at at: marks its pattern
+   in in->cand, if it has no '*' only when it occurs there in full. */
+static void
+classify_input_hit(struct classify_input *in, size_t e, const unsigned char *at)
+{
+	const unsigned char *text = (const unsigned char *)in->text;
+	size_t off = classify_index.offsets[e], len, i;
+
+	i = classify_index.numbers[e];
+	if (off == CLASSIFY_ENTRY_CANDIDATE) {
+		classify_cand_add(in->cand, i);
+		return;
+	}
+	len = classify_index.lengths[e];
+	if ((size_t)(at - text) >= off &&
+	    in->len - (size_t)(at - text - off) >= len &&
+	    memcmp(at - off, classify_index.patterns[i]->text, len) == 0)
+		classify_cand_add(in->cand, i);
 }
 
 /* Marks in in->cand the patterns whose key occurs in in->text (and those
@@ -508,8 +579,8 @@ classify_input_scan(struct classify_input *in)
 		last = classify_index.first[h + 1];
 		for (e = classify_index.first[h]; e < last; e++)
 			if (classify_index.keys[e] == gram)
-				classify_cand_add(in->cand,
-						  classify_index.numbers[e]);
+				classify_input_hit(in, e,
+						   p - (CLASSIFY_KEY_LEN - 1));
 	}
 }
 
@@ -519,7 +590,7 @@ classify_input_scan(struct classify_input *in)
 static bool
 classify_pattern_match(const char *text, const char *pattern)
 {
-	char seg[256];
+	char seg[CLASSIFY_SEGMENT_MAX];
 	const char *star;
 	size_t n;
 
@@ -562,7 +633,8 @@ classify_pattern_fits(const struct classify_input *in, size_t i)
 	const struct classify_pattern *p = classify_index.patterns[i];
 
 	return classify_code_gate(in, p->code) &&
-	       classify_pattern_match(in->text, p->text);
+	       (classify_index.exact[i] ||
+		classify_pattern_match(in->text, p->text));
 }
 
 /* Returns the first entry of table t matching the text (and its status
