@@ -329,66 +329,35 @@ classify_bucket(guint32 gram)
 	return (unsigned)((gram * 2654435761u) >> (32 - CLASSIFY_BUCKET_BITS));
 }
 
-/* Calls visit(gram, at, data) for every CLASSIFY_KEY_LEN bytes in a row
-   inside one segment (no '*') of pattern, in order; they start at
-   pattern + at. */
-static void
-classify_pattern_grams(const char *pattern,
-		       void (*visit)(guint32 gram, size_t at, void *data),
-		       void *data)
-{
-	const unsigned char *p = (const unsigned char *)pattern;
-	guint32 gram = 0;
-	size_t run = 0; /* bytes of the segment so far, in gram */
-
-	for (; *p != '\0'; p++) {
-		if (*p == '*') {
-			run = 0;
-			continue;
-		}
-		gram = gram << 8 | *p;
-		if (++run >= CLASSIFY_KEY_LEN)
-			visit(gram,
-			      (size_t)(p - (const unsigned char *)pattern) -
-				  (CLASSIFY_KEY_LEN - 1),
-			      data);
-	}
-}
-
-/* classify_pattern_grams() visitor: adds 1 to the unsigned freq[] data
-   at the bucket of gram. */
-static void
-classify_gram_count(guint32 gram, size_t at, void *data)
-{
-	(void)at;
-	unsigned *freq = data;
-
-	freq[classify_bucket(gram)]++;
-}
-
-/* What classify_gram_choose() looks for and has found. */
-struct classify_key_search {
-	const unsigned *freq;
-	bool found;
-	unsigned best; /* freq[] at the bucket of key */
-	guint32 key;
-	size_t at; /* where key starts in the pattern */
+/* Walks the CLASSIFY_KEY_LEN-byte runs inside the segments (no '*') of
+   a pattern, in order: start with {pattern}, then call
+   classify_gram_next() until it returns false. */
+struct classify_grams {
+	const char *pattern;
+	size_t pos;   /* next byte of pattern to read */
+	size_t run;   /* bytes of the current segment read so far */
+	guint32 gram; /* the last CLASSIFY_KEY_LEN of them */
 };
 
-/* classify_pattern_grams() visitor: keeps in the classify_key_search
-   data the first gram whose bucket has the lowest freq[]. */
-static void
-classify_gram_choose(guint32 gram, size_t at, void *data)
+/* Advances g to the next run; returns false at the end of the pattern,
+   else true with g->gram the run, starting at g->pattern +
+   g->pos - CLASSIFY_KEY_LEN. */
+static bool
+classify_gram_next(struct classify_grams *g)
 {
-	struct classify_key_search *s = data;
-	unsigned f = s->freq[classify_bucket(gram)];
+	unsigned char c;
 
-	if (!s->found || f < s->best) {
-		s->key = gram;
-		s->at = at;
-		s->best = f;
-		s->found = true;
+	while ((c = (unsigned char)g->pattern[g->pos]) != '\0') {
+		g->pos++;
+		if (c == '*') {
+			g->run = 0;
+			continue;
+		}
+		g->gram = g->gram << 8 | c;
+		if (++g->run >= CLASSIFY_KEY_LEN)
+			return true;
 	}
+	return false;
 }
 
 /* Adds 1 to freq[] at the bucket of every key-long run inside a segment
@@ -396,7 +365,10 @@ classify_gram_choose(guint32 gram, size_t at, void *data)
 static void
 classify_pattern_count(const char *pattern, unsigned *freq)
 {
-	classify_pattern_grams(pattern, classify_gram_count, freq);
+	struct classify_grams g = {pattern, 0, 0, 0};
+
+	while (classify_gram_next(&g))
+		freq[classify_bucket(g.gram)]++;
 }
 
 /* Sets *key to the key of pattern: of the key-long runs inside its
@@ -406,12 +378,20 @@ static bool
 classify_pattern_key(const char *pattern, const unsigned *freq, guint32 *key,
 		     size_t *at)
 {
-	struct classify_key_search s = {freq, false, 0, 0, 0};
+	struct classify_grams g = {pattern, 0, 0, 0};
+	bool found = false;
+	unsigned best = 0, f;
 
-	classify_pattern_grams(pattern, classify_gram_choose, &s);
-	*key = s.key;
-	*at = s.at;
-	return s.found;
+	while (classify_gram_next(&g)) {
+		f = freq[classify_bucket(g.gram)];
+		if (!found || f < best) {
+			*key = g.gram;
+			*at = g.pos - CLASSIFY_KEY_LEN;
+			best = f;
+			found = true;
+		}
+	}
+	return found;
 }
 
 /* Returns the offset of the key in an entry of pattern whose key starts

@@ -783,6 +783,9 @@ test_index(void)
 		}
 	}
 	g_string_free(filler, TRUE);
+	/* freed, then built again on the next use */
+	classify_shutdown();
+	check_pattern_text("", "mailbox *full", "");
 	test_end();
 }
 
@@ -907,5 +910,6 @@ main(void)
 	test_rules();
 	test_report();
 	test_names();
+	classify_shutdown();
 	return test_exit();
 }
