@@ -533,9 +533,11 @@ classify_input_hit(struct classify_input *in, size_t e, const unsigned char *at)
 		classify_cand_add(in->cand, i);
 }
 
-/* Marks in in->cand the patterns whose key occurs in in->text (and those
-   without a key).  Linear in the text: a bucket files a fixed number of
-   patterns. */
+/* Marks in in->cand the patterns that may occur in in->text: those
+   without a key, those with '*' whose key occurs, and those without '*'
+   that occur in full (classify_input_hit()).  Linear in the text: a
+   bucket files a fixed number of patterns, each compared over at most
+   its own (bounded) length. */
 static void
 classify_input_scan(struct classify_input *in)
 {
