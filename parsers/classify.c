@@ -52,18 +52,12 @@ static const char *const reason_names[REASON_COUNT] = {
     "userunknown",  "vacation",        "virusdetected",
 };
 
-/* The SMTP command a diagnostic says it answered, when it says so. */
-enum classify_command {
-	CMD_UNKNOWN = 0,
-	CMD_MAIL,
-	CMD_RCPT,
-	CMD_DATA,
-};
+/* The most patterns the index can number (both tables together);
+   classify_index_build() asserts the tables fit. */
+enum { CLASSIFY_MAX_PATTERNS = 4096 };
 
-/* A 256-bit set of hashed byte pairs. */
-struct classify_mask {
-	guint64 w[4];
-};
+/* Normalised diagnostics up to this size live on the stack. */
+enum { CLASSIFY_TEXT_STACK = 512 };
 
 /* What classification works from: effective codes and normalised text. */
 struct classify_input {
@@ -71,15 +65,14 @@ struct classify_input {
 	bool delayed;
 	char status[16]; /* effective RFC 3463 code or "" */
 	char reply[4];   /* effective reply code or "" */
-	char *text;      /* normalised diagnostic, owned */
-	enum classify_command command;
-	/* Which byte pairs occur in text (bit a << 8 | b): a pattern segment
-	   whose first pair is absent cannot match, so most of the table is
-	   skipped without a substring search. */
-	unsigned char pairs[65536 / 8];
-	/* The same pairs folded into 256 bits (classify_mask_add()): a few
-	   ANDs against a pattern's mask reject most of a table. */
-	struct classify_mask pair_mask;
+	char *text;      /* normalised diagnostic: buf or g_malloc'd */
+	size_t len;      /* strlen(text) */
+	/* Filled by classify_input_scan() on the first table search: */
+	bool scanned;
+	/* Bit i set: pattern i of the index (classify_index) may occur in
+	   text, because its key does (or it has none). */
+	guint64 cand[CLASSIFY_MAX_PATTERNS / 64];
+	char buf[CLASSIFY_TEXT_STACK];
 };
 
 /* The decision and why. */
@@ -162,147 +155,415 @@ classify_is_hard(enum bounce_reason reason, const char *status,
 /* ------------------------------------------------------------------ */
 /* text helpers                                                        */
 
-/* Returns a g_malloc'd copy of s with ASCII lowercased, every run of
+/* classify_fold[c] is what classify_normalise() makes of byte c:
+   CLASSIFY_FOLD_BLANK for '\0', white space and control characters
+   (bytes up to ' ' and DEL), CLASSIFY_FOLD_E2 for 0xe2 (which may start
+   a typographic quote), else c with ASCII lowercased.  Filled on first
+   use by classify_fold_build(). */
+enum { CLASSIFY_FOLD_BLANK = 0, CLASSIFY_FOLD_E2 = 1 };
+static unsigned char classify_fold[256];
+static bool classify_fold_filled;
+
+/* Fills classify_fold[] unless it is filled. */
+static void
+classify_fold_build(void)
+{
+	unsigned c;
+
+	if (classify_fold_filled)
+		return;
+	for (c = 0; c < 256; c++) {
+		if (c <= ' ' || c == 0x7f)
+			classify_fold[c] = CLASSIFY_FOLD_BLANK;
+		else if (c == 0xe2)
+			classify_fold[c] = CLASSIFY_FOLD_E2;
+		else if (c >= 'A' && c <= 'Z')
+			classify_fold[c] = (unsigned char)(c - 'A' + 'a');
+		else
+			classify_fold[c] = (unsigned char)c;
+	}
+	classify_fold_filled = true;
+}
+
+/* Returns p past its run of white space and control characters (bytes
+   up to ' ' and DEL). */
+static const unsigned char *
+classify_skip_blanks(const unsigned char *p)
+{
+	while (*p != '\0' && (*p <= ' ' || *p == 0x7f))
+		p++;
+	return p;
+}
+
+/* Copies to *o the character at p, whose first byte is 0xe2, with
+   U+2018/U+2019 folded to '\''; returns p past what it consumed. */
+static const unsigned char *
+classify_normalise_e2(const unsigned char *p, char **o)
+{
+	if (p[1] == 0x80 && (p[2] == 0x98 || p[2] == 0x99)) {
+		*(*o)++ = '\'';
+		return p + 3;
+	}
+	*(*o)++ = (char)*p;
+	return p + 1;
+}
+
+/* Copies s into buf (size bytes) with ASCII lowercased, every run of
    white space (and control characters) turned into one space, leading
    and trailing space removed, and U+2019/U+2018 folded to '\''.  Other
-   UTF-8 bytes are copied unchanged.  NULL becomes "". */
+   UTF-8 bytes are copied unchanged.  NULL becomes "".  Returns buf, or a
+   g_malloc'd copy when s does not fit in buf, and sets *len to the
+   length of the copy. */
 static char *
-classify_normalise(const char *s)
+classify_normalise(const char *s, char *buf, size_t size, size_t *len)
 {
 	/* the copy never grows: runs of blanks and the 3-byte quotes
 	   shrink, everything else is copied byte for byte */
-	char *out = g_malloc(s != NULL ? strlen(s) + 1 : 1), *o = out;
-	const unsigned char *p = (const unsigned char *)s;
-	bool space = false;
+	size_t need = s != NULL ? strlen(s) + 1 : 1;
+	char *out = need <= size ? buf : g_malloc(need), *o = out;
+	const unsigned char *p =
+	    s != NULL ? (const unsigned char *)s : (const unsigned char *)"";
+	unsigned char f;
 
-	while (p != NULL && *p != '\0') {
-		if (*p <= ' ' || *p == 0x7f) {
-			space = o > out;
+	classify_fold_build();
+	for (;;) {
+		/* the common case: bytes copied, ASCII lowercased */
+		while ((f = classify_fold[*p]) > CLASSIFY_FOLD_E2) {
+			*o++ = (char)f;
 			p++;
-			continue;
 		}
-		if (space)
-			*o++ = ' ';
-		space = false;
-		if (p[0] == 0xe2 && p[1] == 0x80 &&
-		    (p[2] == 0x98 || p[2] == 0x99)) {
-			*o++ = '\'';
-			p += 3;
-			continue;
+		if (*p == '\0')
+			break;
+		if (f == CLASSIFY_FOLD_E2) {
+			p = classify_normalise_e2(p, &o);
+		} else {
+			p = classify_skip_blanks(p);
+			/* one space between words, none at either end */
+			if (o > out && *p != '\0')
+				*o++ = ' ';
 		}
-		*o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-		p++;
 	}
 	*o = '\0';
+	*len = (size_t)(o - out);
 	return out;
 }
 
-/* Sets the bit of the byte pair a, b in m. */
-static void
-classify_mask_add(struct classify_mask *m, unsigned a, unsigned b)
-{
-	unsigned bit = (a * 31u + b) & 255u;
+/* ------------------------------------------------------------------ */
+/* pattern index                                                       */
 
-	m->w[bit >> 6] |= (guint64)1 << (bit & 63u);
-}
+/* Hash buckets of the pattern index (a power of two). */
+enum {
+	CLASSIFY_BUCKET_BITS = 12,
+	CLASSIFY_BUCKETS = 1 << CLASSIFY_BUCKET_BITS
+};
 
-/* True if every bit of sub is set in super. */
-static bool
-classify_mask_within(const struct classify_mask *sub,
-		     const struct classify_mask *super)
-{
-	return ((sub->w[0] & ~super->w[0]) | (sub->w[1] & ~super->w[1]) |
-		(sub->w[2] & ~super->w[2]) | (sub->w[3] & ~super->w[3])) == 0;
-}
+/* Bytes of a key: every pattern of our tables has a segment this long. */
+enum { CLASSIFY_KEY_LEN = 4 };
 
-/* Records every byte pair of in->text in in->pairs and in->pair_mask. */
-static void
-classify_index_pairs(struct classify_input *in)
-{
-	const unsigned char *p = (const unsigned char *)in->text;
+/* Longest pattern segment classify_pattern_match() can find, plus one. */
+enum { CLASSIFY_SEGMENT_MAX = 256 };
 
-	memset(in->pairs, 0, sizeof(in->pairs));
-	memset(&in->pair_mask, 0, sizeof(in->pair_mask));
-	for (; p[0] != '\0' && p[1] != '\0'; p++) {
-		unsigned pair = (unsigned)p[0] << 8 | p[1];
+/* Entry offset of a pattern that is only a candidate where its key
+   occurs (classify_entry_offset()). */
+enum { CLASSIFY_ENTRY_CANDIDATE = 0xffff };
 
-		in->pairs[pair >> 3] |= 1u << (pair & 7);
-		classify_mask_add(&in->pair_mask, p[0], p[1]);
-	}
-}
+/* The tables classify_table_find() searches, by enum classify_table;
+   the index numbers their patterns in this order. */
+enum classify_table {
+	CLASSIFY_TABLE_PROVIDER = 0,
+	CLASSIFY_TABLE_TEXT,
+	CLASSIFY_TABLE_COUNT,
+};
 
-/* Returns the mask of the pairs classify_pairs_allow() checks in
-   pattern: those inside a segment (no '*' in the pair). */
-static void
-classify_pattern_mask(const char *pattern, struct classify_mask *m)
-{
-	const unsigned char *p = (const unsigned char *)pattern;
+static const struct classify_pattern *const classify_tables[] = {
+    classify_provider_patterns,
+    classify_text_patterns,
+};
 
-	memset(m, 0, sizeof(*m));
-	for (; p[0] != '\0' && p[1] != '\0'; p++)
-		if (p[0] != '*' && p[1] != '*')
-			classify_mask_add(m, p[0], p[1]);
-}
-
-/* The pattern masks of each table, built on first use (the tables are
-   fixed) and freed by classify_shutdown().  Parsing runs on one thread. */
+/*
+ * Every pattern of classify_tables[] is filed under one key: 4 bytes in a
+ * row inside one of its segments, those whose hash bucket the fewest
+ * 4-byte runs of all patterns share (so "user" or " not" key few
+ * patterns).  A text can only contain a pattern if it contains its key,
+ * so one walk over the text (classify_input_scan()) marks the few
+ * candidates and classify_table_find() tests only those, in table order.
+ * Patterns without a segment of 4 bytes are always candidates.
+ *
+ * Built on first use (the tables are fixed) and freed by
+ * classify_shutdown(); parsing runs on one thread.
+ */
 static struct {
-	const struct classify_pattern *table;
-	struct classify_mask *masks;
-} classify_masks[2];
+	bool built;
+	/* table t has the numbers start[t] .. start[t + 1] - 1 */
+	size_t start[CLASSIFY_TABLE_COUNT + 1];
+	size_t words; /* guint64 words of a candidate set */
+	const struct classify_pattern **patterns; /* by number */
+	/* bucket h files entries first[h] .. first[h + 1] - 1: the key
+	   (classify_gram()) and number of a pattern, by number */
+	guint16 *first; /* CLASSIFY_BUCKETS + 1 */
+	guint32 *keys;
+	guint16 *numbers;
+	/* where the key starts in a pattern without '*', which is then
+	   compared in full where its key occurs (classify_input_hit()), or
+	   CLASSIFY_ENTRY_CANDIDATE */
+	guint16 *offsets;
+	guint16 *lengths; /* strlen() of the pattern */
+	/* by number: true if a set candidate bit means the text contains
+	   the pattern (entry offset not CLASSIFY_ENTRY_CANDIDATE) */
+	bool *exact;
+	guint64 *always; /* candidate set of the patterns without a key */
+} classify_index;
 
-static const struct classify_mask *
-classify_table_masks(const struct classify_pattern *table)
+/* Returns the CLASSIFY_KEY_LEN bytes at p as one number. */
+static guint32
+classify_gram(const unsigned char *p)
 {
-	size_t i, n;
+	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 |
+	       p[3];
+}
 
-	for (i = 0; i < G_N_ELEMENTS(classify_masks); i++) {
-		if (classify_masks[i].table == table)
-			return classify_masks[i].masks;
-		if (classify_masks[i].table == NULL)
-			break;
+/* Returns the index bucket of gram (a Fibonacci hash). */
+static unsigned
+classify_bucket(guint32 gram)
+{
+	return (unsigned)((gram * 2654435761u) >> (32 - CLASSIFY_BUCKET_BITS));
+}
+
+/* Walks the CLASSIFY_KEY_LEN-byte runs inside the segments (no '*') of
+   a pattern, in order: start with {pattern}, then call
+   classify_gram_next() until it returns false. */
+struct classify_grams {
+	const char *pattern;
+	size_t pos;   /* next byte of pattern to read */
+	size_t run;   /* bytes of the current segment read so far */
+	guint32 gram; /* the last CLASSIFY_KEY_LEN of them */
+};
+
+/* Advances g to the next run; returns false at the end of the pattern,
+   else true with g->gram the run, starting at g->pattern +
+   g->pos - CLASSIFY_KEY_LEN. */
+static bool
+classify_gram_next(struct classify_grams *g)
+{
+	unsigned char c;
+
+	while ((c = (unsigned char)g->pattern[g->pos]) != '\0') {
+		g->pos++;
+		if (c == '*') {
+			g->run = 0;
+			continue;
+		}
+		g->gram = g->gram << 8 | c;
+		if (++g->run >= CLASSIFY_KEY_LEN)
+			return true;
 	}
-	g_assert(i < G_N_ELEMENTS(classify_masks));
-	for (n = 0; table[n].text != NULL; n++)
-		;
-	classify_masks[i].masks = g_new(struct classify_mask, n + 1);
-	for (n = 0; table[n].text != NULL; n++)
-		classify_pattern_mask(table[n].text,
-				      &classify_masks[i].masks[n]);
-	classify_masks[i].table = table;
-	return classify_masks[i].masks;
+	return false;
+}
+
+/* Adds 1 to freq[] at the bucket of every key-long run inside a segment
+   of pattern. */
+static void
+classify_pattern_count(const char *pattern, unsigned *freq)
+{
+	struct classify_grams g = {pattern, 0, 0, 0};
+
+	while (classify_gram_next(&g))
+		freq[classify_bucket(g.gram)]++;
+}
+
+/* Sets *key to the key of pattern: of the key-long runs inside its
+   segments the first whose bucket has the lowest freq[]; *at to where it
+   starts in pattern.  Returns false if no segment is that long. */
+static bool
+classify_pattern_key(const char *pattern, const unsigned *freq, guint32 *key,
+		     size_t *at)
+{
+	struct classify_grams g = {pattern, 0, 0, 0};
+	bool found = false;
+	unsigned best = 0, f;
+
+	while (classify_gram_next(&g)) {
+		f = freq[classify_bucket(g.gram)];
+		if (!found || f < best) {
+			*key = g.gram;
+			*at = g.pos - CLASSIFY_KEY_LEN;
+			best = f;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* Returns the offset of the key in an entry of pattern whose key starts
+   at at: CLASSIFY_ENTRY_CANDIDATE when pattern has a '*' or is too long
+   for classify_pattern_match(), which then decides. */
+static guint16
+classify_entry_offset(const char *pattern, size_t at)
+{
+	if (strchr(pattern, '*') != NULL ||
+	    strlen(pattern) >= CLASSIFY_SEGMENT_MAX)
+		return CLASSIFY_ENTRY_CANDIDATE;
+	return (guint16)at;
+}
+
+/* Sets bit i of the candidate set cand. */
+static void
+classify_cand_add(guint64 *cand, size_t i)
+{
+	cand[i / 64] |= (guint64)1 << (i % 64);
+}
+
+/* Numbers the patterns of classify_tables[] into classify_index.patterns
+   and .start[]. */
+static void
+classify_index_number(void)
+{
+	size_t t, i, n = 0;
+
+	for (t = 0; t < CLASSIFY_TABLE_COUNT; t++) {
+		classify_index.start[t] = n;
+		for (i = 0; classify_tables[t][i].text != NULL; i++)
+			n++;
+	}
+	classify_index.start[CLASSIFY_TABLE_COUNT] = n;
+	g_assert(n <= CLASSIFY_MAX_PATTERNS);
+	classify_index.words = (n + 63) / 64;
+	classify_index.patterns = g_new(const struct classify_pattern *, n + 1);
+	for (t = 0, n = 0; t < CLASSIFY_TABLE_COUNT; t++)
+		for (i = 0; classify_tables[t][i].text != NULL; i++, n++)
+			classify_index.patterns[n] = &classify_tables[t][i];
+}
+
+/* Files every numbered pattern under its key (classify_pattern_key()),
+   or in classify_index.always. */
+static void
+classify_index_file(void)
+{
+	size_t n = classify_index.start[CLASSIFY_TABLE_COUNT], i;
+	unsigned *freq = g_new0(unsigned, CLASSIFY_BUCKETS);
+	guint32 *key = g_new(guint32, n + 1);
+	size_t *at = g_new(size_t, n + 1);
+	bool *keyed = g_new(bool, n + 1);
+	guint16 *next = g_new(guint16, CLASSIFY_BUCKETS);
+	const char *text;
+	unsigned h;
+
+	for (i = 0; i < n; i++)
+		classify_pattern_count(classify_index.patterns[i]->text, freq);
+	classify_index.first = g_new0(guint16, CLASSIFY_BUCKETS + 1);
+	classify_index.keys = g_new(guint32, n + 1);
+	classify_index.numbers = g_new(guint16, n + 1);
+	classify_index.offsets = g_new(guint16, n + 1);
+	classify_index.lengths = g_new(guint16, n + 1);
+	classify_index.exact = g_new0(bool, n + 1);
+	classify_index.always = g_new0(guint64, classify_index.words + 1);
+	for (i = 0; i < n; i++) {
+		keyed[i] = classify_pattern_key(
+		    classify_index.patterns[i]->text, freq, &key[i], &at[i]);
+		if (keyed[i])
+			classify_index.first[classify_bucket(key[i]) + 1]++;
+		else
+			classify_cand_add(classify_index.always, i);
+	}
+	for (h = 0; h < CLASSIFY_BUCKETS; h++) {
+		classify_index.first[h + 1] += classify_index.first[h];
+		next[h] = classify_index.first[h];
+	}
+	for (i = 0; i < n; i++) {
+		if (!keyed[i])
+			continue;
+		text = classify_index.patterns[i]->text;
+		h = next[classify_bucket(key[i])]++;
+		classify_index.keys[h] = key[i];
+		classify_index.numbers[h] = (guint16)i;
+		classify_index.offsets[h] = classify_entry_offset(text, at[i]);
+		classify_index.lengths[h] = (guint16)strlen(text);
+		classify_index.exact[i] =
+		    classify_index.offsets[h] != CLASSIFY_ENTRY_CANDIDATE;
+	}
+	g_free(next);
+	g_free(keyed);
+	g_free(at);
+	g_free(key);
+	g_free(freq);
+}
+
+/* Builds classify_index unless it is built. */
+static void
+classify_index_build(void)
+{
+	if (classify_index.built)
+		return;
+	classify_index_number();
+	classify_index_file();
+	classify_index.built = true;
 }
 
 void
 classify_shutdown(void)
 {
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(classify_masks); i++) {
-		g_free(classify_masks[i].masks);
-		classify_masks[i].masks = NULL;
-		classify_masks[i].table = NULL;
-	}
+	g_free(classify_index.patterns);
+	g_free(classify_index.first);
+	g_free(classify_index.keys);
+	g_free(classify_index.numbers);
+	g_free(classify_index.offsets);
+	g_free(classify_index.lengths);
+	g_free(classify_index.exact);
+	g_free(classify_index.always);
+	memset(&classify_index, 0, sizeof(classify_index));
 }
 
-/* True unless some byte pair inside a segment of pattern (split at '*')
-   is missing from text: then that segment cannot occur in text, so the
-   pattern cannot match.  Checking every pair, not only the first, rejects
-   nearly all of a table with bit tests and leaves few strstr() calls. */
-static bool
-classify_pairs_allow(const unsigned char *pairs, const char *pattern)
+/* The key of index entry e occurs in in->text at at: marks its pattern
+   in in->cand, if it has no '*' only when it occurs there in full. */
+static void
+classify_input_hit(struct classify_input *in, size_t e, const unsigned char *at)
 {
-	const unsigned char *p = (const unsigned char *)pattern;
+	const unsigned char *text = (const unsigned char *)in->text;
+	size_t off = classify_index.offsets[e], len, i;
 
-	for (; p[0] != '\0' && p[1] != '\0'; p++) {
-		unsigned pair = (unsigned)p[0] << 8 | p[1];
-
-		if (p[0] == '*' || p[1] == '*')
-			continue;
-		if (!(pairs[pair >> 3] & (1u << (pair & 7))))
-			return false;
+	i = classify_index.numbers[e];
+	if (off == CLASSIFY_ENTRY_CANDIDATE) {
+		classify_cand_add(in->cand, i);
+		return;
 	}
-	return true;
+	len = classify_index.lengths[e];
+	if ((size_t)(at - text) >= off &&
+	    in->len - (size_t)(at - text - off) >= len &&
+	    memcmp(at - off, classify_index.patterns[i]->text, len) == 0)
+		classify_cand_add(in->cand, i);
+}
+
+/* Marks in in->cand the patterns that may occur in in->text: those
+   without a key, those with '*' whose key occurs, and those without '*'
+   that occur in full (classify_input_hit()).  Linear in the text: a
+   bucket files a fixed number of patterns, each compared over at most
+   its own (bounded) length. */
+static void
+classify_input_scan(struct classify_input *in)
+{
+	const unsigned char *p = (const unsigned char *)in->text;
+	const unsigned char *end = p + in->len;
+	guint32 gram;
+	size_t e, last;
+	unsigned h;
+
+	classify_index_build();
+	memcpy(in->cand, classify_index.always,
+	       classify_index.words * sizeof(guint64));
+	in->scanned = true;
+	if (in->len < CLASSIFY_KEY_LEN)
+		return;
+	/* gram holds the 4 bytes ending at p */
+	gram = classify_gram(p) >> 8;
+	for (p += CLASSIFY_KEY_LEN - 1; p < end; p++) {
+		gram = gram << 8 | *p;
+		h = classify_bucket(gram);
+		last = classify_index.first[h + 1];
+		for (e = classify_index.first[h]; e < last; e++)
+			if (classify_index.keys[e] == gram)
+				classify_input_hit(in, e,
+						   p - (CLASSIFY_KEY_LEN - 1));
+	}
 }
 
 /* Returns true if text contains pattern, where '*' in pattern means
@@ -311,7 +572,7 @@ classify_pairs_allow(const unsigned char *pairs, const char *pattern)
 static bool
 classify_pattern_match(const char *text, const char *pattern)
 {
-	char seg[256];
+	char seg[CLASSIFY_SEGMENT_MAX];
 	const char *star;
 	size_t n;
 
@@ -346,24 +607,43 @@ classify_code_gate(const struct classify_input *in, const char *prefix)
 	return strncmp(code, prefix, strlen(prefix)) == 0;
 }
 
-/* Returns the first entry of table matching text (and its status gate),
-   or NULL. */
-static const struct classify_pattern *
-classify_table_find(const struct classify_pattern *table,
-		    const struct classify_input *in)
+/* Returns true if pattern number i of the index matches in (its status
+   gate, then its text). */
+static bool
+classify_pattern_fits(const struct classify_input *in, size_t i)
 {
-	const struct classify_pattern *p;
-	const struct classify_mask *mask;
+	const struct classify_pattern *p = classify_index.patterns[i];
+
+	return classify_code_gate(in, p->code) &&
+	       (classify_index.exact[i] ||
+		classify_pattern_match(in->text, p->text));
+}
+
+/* Returns the first entry of table t matching the text (and its status
+   gate) of in, or NULL.  Scans in on first use. */
+static const struct classify_pattern *
+classify_table_find(enum classify_table t, struct classify_input *in)
+{
+	size_t first, end, w, i;
+	guint64 bits;
 
 	if (in->text[0] == '\0')
 		return NULL;
-	mask = classify_table_masks(table);
-	for (p = table; p->text != NULL; p++, mask++) {
-		if (classify_mask_within(mask, &in->pair_mask) &&
-		    classify_code_gate(in, p->code) &&
-		    classify_pairs_allow(in->pairs, p->text) &&
-		    classify_pattern_match(in->text, p->text))
-			return p;
+	if (!in->scanned)
+		classify_input_scan(in);
+	first = classify_index.start[t];
+	end = classify_index.start[t + 1];
+	for (w = first / 64; w * 64 < end; w++) {
+		bits = in->cand[w];
+		if (w == first / 64)
+			bits &= ~(guint64)0 << (first % 64);
+		for (; bits != 0; bits &= bits - 1) {
+			i = w * 64 + (size_t)__builtin_ctzll(bits);
+			if (i >= end)
+				return NULL;
+			if (classify_pattern_fits(in, i))
+				return classify_index.patterns[i];
+		}
 	}
 	return NULL;
 }
@@ -451,7 +731,10 @@ classify_status_reason(const char *code)
 	if (code[0] == '\0')
 		return REASON_UNDEFINED;
 	for (c = classify_status_codes; c->code != NULL; c++) {
-		if (strcmp(c->code, code) == 0)
+		/* the first three bytes before strcmp(): table codes are at
+		   least "x.y", so a shorter code stops at its '\0' */
+		if (c->code[0] == code[0] && c->code[1] == code[1] &&
+		    c->code[2] == code[2] && strcmp(c->code, code) == 0)
 			return c->reason;
 	}
 	return REASON_UNDEFINED;
@@ -473,20 +756,14 @@ classify_reply_reason(const char *reply)
 	return REASON_UNDEFINED;
 }
 
-/* Returns the SMTP command the normalised text says it answered. */
-static enum classify_command
-classify_find_command(const char *text)
+/* Returns true if the normalised text says it answered the DATA
+   command (the end of the message). */
+static bool
+classify_answered_data(const char *text)
 {
-	if (strstr(text, "end of data") != NULL ||
-	    strstr(text, "in reply to data command") != NULL ||
-	    strstr(text, "after data") != NULL)
-		return CMD_DATA;
-	if (strstr(text, "rcpt to") != NULL)
-		return CMD_RCPT;
-	if (strstr(text, "mail from command") != NULL ||
-	    strstr(text, "after mail from") != NULL)
-		return CMD_MAIL;
-	return CMD_UNKNOWN;
+	return strstr(text, "end of data") != NULL ||
+	       strstr(text, "in reply to data command") != NULL ||
+	       strstr(text, "after data") != NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -594,8 +871,8 @@ static char *
 classify_pattern_rule(const struct classify_pattern *p)
 {
 	if (p->tag != NULL)
-		return g_strdup_printf("provider:%s", p->tag);
-	return g_strdup_printf("text:%s", p->text);
+		return g_strconcat("provider:", p->tag, NULL);
+	return g_strconcat("text:", p->text, NULL);
 }
 
 /* Nothing specific matched: decide from the class and subject of the
@@ -609,13 +886,13 @@ classify_fallback(const struct classify_input *in, struct classify_verdict *v)
 
 	if (st[0] != '\0' && st[2] == '6' && st[3] == '.')
 		classify_set(v, REASON_CONTENTERROR, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("class:%s", st));
+			     g_strconcat("class:", st, NULL));
 	else if (st[0] != '\0' && st[2] == '7' && st[3] == '.')
 		classify_set(v, REASON_SECURITYERROR, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("class:%s", st));
+			     g_strconcat("class:", st, NULL));
 	else if ((reply > 500 && reply < 508) || (reply > 400 && reply < 408))
 		classify_set(v, REASON_SYNTAXERROR, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("reply:%s", in->reply));
+			     g_strconcat("reply:", in->reply, NULL));
 	else if (in->delayed)
 		/* still being retried: at worst it will expire */
 		classify_set(v, REASON_EXPIRED, CLASSIFY_SIDE_DEFAULT,
@@ -630,18 +907,18 @@ classify_fallback(const struct classify_input *in, struct classify_verdict *v)
 
 /* Decides a failed (or delayed) recipient; see the file comment. */
 static void
-classify_failure(const struct classify_input *in, struct classify_verdict *v)
+classify_failure(struct classify_input *in, struct classify_verdict *v)
 {
 	const struct classify_pattern *p;
 	enum bounce_reason s, t = REASON_UNDEFINED;
 
-	p = classify_table_find(classify_provider_patterns, in);
+	p = classify_table_find(CLASSIFY_TABLE_PROVIDER, in);
 	if (p != NULL) {
 		classify_set(v, p->reason, p->side, classify_pattern_rule(p));
 		return;
 	}
 	s = classify_status_reason(in->status);
-	p = classify_table_find(classify_text_patterns, in);
+	p = classify_table_find(CLASSIFY_TABLE_TEXT, in);
 	if (p != NULL)
 		t = p->reason;
 	else
@@ -653,7 +930,7 @@ classify_failure(const struct classify_input *in, struct classify_verdict *v)
 	   pass on, e.g. Postfix's "in reply to RCPT TO" prose; without it
 	   that rule turned real unknown users into filtered.) */
 	if (t == REASON_USERUNKNOWN && s != REASON_USERUNKNOWN &&
-	    in->command == CMD_DATA)
+	    classify_answered_data(in->text))
 		t = REASON_FILTERED;
 
 	if (t != REASON_UNDEFINED &&
@@ -661,10 +938,10 @@ classify_failure(const struct classify_input *in, struct classify_verdict *v)
 		classify_set(v, t, p != NULL ? p->side : CLASSIFY_SIDE_DEFAULT,
 			     p != NULL
 				 ? classify_pattern_rule(p)
-				 : g_strdup_printf("reply:%s", in->reply));
+				 : g_strconcat("reply:", in->reply, NULL));
 	else if (s != REASON_UNDEFINED)
 		classify_set(v, s, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("status:%s", in->status));
+			     g_strconcat("status:", in->status, NULL));
 	else
 		classify_fallback(in, v);
 }
@@ -675,20 +952,20 @@ classify_failure(const struct classify_input *in, struct classify_verdict *v)
 static void
 classify_input_init(struct classify_input *in, const struct bounce_rcpt *rcpt)
 {
-	/* pairs is cleared by classify_index_pairs(), not twice */
-	memset(in, 0, offsetof(struct classify_input, pairs));
+	/* cand is filled by classify_input_scan(), buf by
+	   classify_normalise() */
+	memset(in, 0, offsetof(struct classify_input, cand));
 	in->action = rcpt->action;
 	in->delayed = rcpt->action != NULL &&
 		      g_ascii_strcasecmp(rcpt->action, "delayed") == 0;
-	in->text = classify_normalise(rcpt->diagnostic);
-	classify_index_pairs(in);
+	in->text = classify_normalise(rcpt->diagnostic, in->buf,
+				      sizeof(in->buf), &in->len);
 	g_strlcpy(in->status, rcpt->status, sizeof(in->status));
 	g_strlcpy(in->reply, rcpt->replycode, sizeof(in->reply));
 	if (classify_status_vague(in->status))
 		(void)classify_find_status(in->text, in->status);
 	if (in->reply[0] == '\0')
 		(void)classify_find_reply(in->text, in->reply);
-	in->command = classify_find_command(in->text);
 }
 
 /* Returns true if the action or status says the mail arrived. */
@@ -711,7 +988,7 @@ classify_is_delivered(const struct bounce_rcpt *rcpt)
 /* Decides any recipient, before hard/side are derived. */
 static void
 classify_decide(enum bounce_kind kind, const struct bounce_rcpt *rcpt,
-		const struct classify_input *in, struct classify_verdict *v)
+		struct classify_input *in, struct classify_verdict *v)
 {
 	enum bounce_reason preset = rcpt->reason;
 
@@ -726,12 +1003,13 @@ classify_decide(enum bounce_kind kind, const struct bounce_rcpt *rcpt,
 		    v, preset, CLASSIFY_SIDE_DEFAULT,
 		    rcpt->rule != NULL && rcpt->rule[0] != '\0'
 			? g_strdup(rcpt->rule)
-			: g_strdup_printf("parser:%s", reason_names[preset]));
+			: g_strconcat("parser:", reason_names[preset], NULL));
 	else if (classify_is_delivered(rcpt))
 		classify_set(v, REASON_DELIVERED, CLASSIFY_SIDE_DEFAULT,
-			     g_strdup_printf("action:%s", rcpt->action != NULL
-							      ? rcpt->action
-							      : "delivered"));
+			     g_strconcat("action:",
+					 rcpt->action != NULL ? rcpt->action
+							      : "delivered",
+					 NULL));
 	else
 		classify_failure(in, v);
 }
@@ -770,12 +1048,14 @@ classify_rcpt(enum bounce_kind kind, struct bounce_rcpt *rcpt)
 			   classify_is_hard(v.reason, in.status, in.reply);
 	g_free(rcpt->rule);
 	if (in.delayed && v.reason != REASON_DELIVERED &&
-	    kind != BOUNCE_KIND_AUTOREPLY)
-		rcpt->rule = g_strdup_printf("action:delayed/%s", v.rule);
-	else
-		rcpt->rule = g_strdup(v.rule);
-	g_free(v.rule);
-	g_free(in.text);
+	    kind != BOUNCE_KIND_AUTOREPLY) {
+		rcpt->rule = g_strconcat("action:delayed/", v.rule, NULL);
+		g_free(v.rule);
+	} else {
+		rcpt->rule = v.rule;
+	}
+	if (in.text != in.buf)
+		g_free(in.text);
 }
 
 void

@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "parsers/classify.h"
+#include "parsers/classify_table.h"
 #include "parsers/report.h"
 #include "tests/test.h"
 
@@ -655,6 +656,139 @@ test_table(void)
 	printf("%zu classification cases\n", G_N_ELEMENTS(cases));
 }
 
+/* Reference matcher: true if text contains pattern ('*' = "followed
+   somewhere later by"), by plain strstr() per segment. */
+static bool
+ref_match(const char *text, const char *pattern)
+{
+	char seg[256];
+	const char *star;
+	size_t n;
+
+	for (;;) {
+		star = strchr(pattern, '*');
+		n = star != NULL ? (size_t)(star - pattern) : strlen(pattern);
+		g_assert(n < sizeof(seg));
+		memcpy(seg, pattern, n);
+		seg[n] = '\0';
+		if ((text = strstr(text, seg)) == NULL)
+			return false;
+		text += n;
+		if (star == NULL)
+			return true;
+		pattern = star + 1;
+	}
+}
+
+/* Reference table search: the rule of the first pattern of table whose
+   status gate passes code and whose text occurs in text, or NULL. */
+static char *
+ref_find(const struct classify_pattern *table, const char *text,
+	 const char *code)
+{
+	const struct classify_pattern *p;
+
+	for (p = table; p->text != NULL; p++) {
+		if (p->code != NULL &&
+		    strncmp(code, p->code, strlen(p->code)) != 0)
+			continue;
+		if (ref_match(text, p->text))
+			return p->tag != NULL
+				   ? g_strconcat("provider:", p->tag, NULL)
+				   : g_strconcat("text:", p->text, NULL);
+	}
+	return NULL;
+}
+
+/* True if classify's normalising leaves s as it is: no upper case, no
+   white space but single spaces, no typographic quote. */
+static bool
+ref_normalised(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (g_ascii_isupper(s[i]) || (s[i] == ' ' && s[i + 1] == ' ') ||
+		    ((unsigned char)s[i] <= ' ' && s[i] != ' ') ||
+		    (unsigned char)s[i] == 0x7f ||
+		    ((unsigned char)s[i] == 0xe2 &&
+		     (unsigned char)s[i + 1] == 0x80))
+			return false;
+	}
+	return s[0] != ' ' && (i == 0 || s[i - 1] != ' ');
+}
+
+/* Classifies prefix + pattern (without its '*') + suffix with a status
+   no table knows, and checks the rule against the reference search:
+   the index must find the first matching pattern in table order. */
+static void
+check_pattern_text(const char *prefix, const char *pattern, const char *suffix)
+{
+	char **parts = g_strsplit(pattern, "*", -1);
+	char *joined = g_strjoinv("", parts);
+	char *diag = g_strconcat(prefix, joined, suffix, NULL);
+	char *want, buf[600];
+	struct bounce_rcpt r;
+
+	g_strfreev(parts);
+	g_free(joined);
+	if (!ref_normalised(diag)) {
+		g_free(diag);
+		return;
+	}
+	want = ref_find(classify_provider_patterns, diag, "5.9.9");
+	if (want == NULL)
+		want = ref_find(classify_text_patterns, diag, "5.9.9");
+	memset(&r, 0, sizeof(r));
+	r.action = (char *)"failed";
+	g_strlcpy(r.status, "5.9.9", sizeof(r.status));
+	r.diagnostic = diag;
+	classify_rcpt(TXT, &r);
+	test_checks++;
+	if (want == NULL ? g_str_has_prefix(r.rule, "text:") ||
+			       g_str_has_prefix(r.rule, "provider:")
+			 : strcmp(r.rule, want) != 0) {
+		snprintf(buf, sizeof(buf), "pattern \"%s\": rule %s, want %s",
+			 pattern, r.rule, want != NULL ? want : "no text");
+		test_fail(__FILE__, __LINE__, buf);
+	}
+	g_free(r.rule);
+	g_free(want);
+	g_free(diag);
+}
+
+static void
+test_index(void)
+{
+	static const char *const prefixes[] = {"", "550 ", NULL};
+	const struct classify_pattern *p;
+	GString *filler = g_string_new(NULL);
+	size_t i;
+
+	test_begin("classify pattern index finds the first match");
+	/* longer than the stack copy of the text */
+	while (filler->len < 700)
+		g_string_append(filler, "q9 zz$ ");
+	for (i = 0; i < 3; i++) {
+		const char *prefix =
+		    prefixes[i] != NULL ? prefixes[i] : filler->str;
+
+		for (p = classify_provider_patterns; p->text != NULL; p++) {
+			check_pattern_text(prefix, p->text, "");
+			check_pattern_text(prefix, p->text, " x");
+		}
+		for (p = classify_text_patterns; p->text != NULL; p++) {
+			check_pattern_text(prefix, p->text, "");
+			check_pattern_text(prefix, p->text, " x");
+		}
+	}
+	g_string_free(filler, TRUE);
+	/* freed, then built again on the next use */
+	classify_shutdown();
+	check_pattern_text("", "mailbox *full", "");
+	test_end();
+}
+
 static void
 test_rules(void)
 {
@@ -772,8 +906,10 @@ int
 main(void)
 {
 	test_table();
+	test_index();
 	test_rules();
 	test_report();
 	test_names();
+	classify_shutdown();
 	return test_exit();
 }
