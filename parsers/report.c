@@ -142,6 +142,57 @@ printable_run(const unsigned char *p, size_t max)
 	return i;
 }
 
+/* True if the word w (eight bytes of text) may hold a byte that is not
+   printable ASCII or two spaces side by side.  Cheap tests that err only
+   towards true: (w - 0x01..01 * c) & ~w & 0x80..80 is non-zero exactly
+   when some byte is below c, and w + 0x01..01 and w itself set a top bit
+   for 0x7f and for bytes of 0x80 and up.  In x = w ^ 0x20..20 a space is
+   a zero byte; (x - 0x01..01) & ~x marks it (and maybe a byte after it,
+   by the borrow), and bytes next to each other in memory are next to
+   each other in the word in either byte order, so m & (m << 8) finds a
+   marked pair. */
+static bool
+word_may_be_unclean(guint64 w)
+{
+	const guint64 ones = 0x0101010101010101ULL, highs = ones * 0x80;
+	guint64 x = w ^ (ones * ' '), m = (x - ones) & ~x & highs;
+
+	return ((((w - ones * 0x20) & ~w) | (w + ones) | w) & highs) != 0 ||
+	       (m & (m << 8)) != 0;
+}
+
+/* True if the len bytes at s are certainly what clean_line() would make
+   of them: printable ASCII and single spaces between words, no space at
+   either end (false may also mean "cannot tell quickly").  From 8 bytes
+   on, whole words are tested, the last one overlapping the one before;
+   a space pair across two words is caught by the byte tests. */
+static bool
+is_clean_ascii(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
+	guint64 w;
+
+	if (len < 8) {
+		for (i = 0; i < len; i++)
+			if (p[i] <= ' ' || p[i] >= 0x7f)
+				return false;
+		return len > 0;
+	}
+	if (p[0] == ' ' || p[len - 1] == ' ')
+		return false;
+	for (i = 0;; i += 8) {
+		if (i + 8 > len)
+			i = len - 8;
+		memcpy(&w, p + i, 8);
+		if (word_may_be_unclean(w) ||
+		    (i > 0 && p[i] == ' ' && p[i - 1] == ' '))
+			return false;
+		if (i + 8 == len)
+			return true;
+	}
+}
+
 /* Returns a clean one-line UTF-8 copy of value: invalid bytes become
    U+FFFD, controls become spaces, white-space runs collapse, and the
    ends are trimmed.  Valid text (the common case) is not copied first,
@@ -154,6 +205,8 @@ clean_line(const char *value)
 	const unsigned char *p, *end;
 	size_t n, len = strlen(value), room;
 
+	if (len <= REPORT_MAX_FIELD && is_clean_ascii(value, len))
+		return g_memdup2(value, len + 1);
 	if (charset_has_8bit(value, len) &&
 	    !g_utf8_validate(value, len, NULL)) {
 		value = valid = g_utf8_make_valid(value, len);

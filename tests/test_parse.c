@@ -845,6 +845,67 @@ test_ctype(void)
 	}
 }
 
+/* What report_set() makes of ASCII text, one byte at a time: controls,
+   DEL and spaces are blanks; blank runs become one space inside the text
+   and vanish at its ends. */
+static char *
+clean_ascii_ref(const char *s)
+{
+	GString *out = g_string_new(NULL);
+	bool blank = false;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= ' ' || c == 0x7f) {
+			blank = out->len > 0;
+			continue;
+		}
+		if (blank)
+			g_string_append_c(out, ' ');
+		blank = false;
+		g_string_append_c(out, (char)c);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* report_set() on random ASCII strings, mostly clean (the fast path)
+   with blanks at every position, word edges included, against the
+   byte-at-a-time reference. */
+static void
+test_report_set(void)
+{
+	static const char alphabet[] = "ab.  \t\x7f~!\x01";
+	char buf[40], *field = NULL, *want;
+	guint32 seed = 11;
+	int i, n, j;
+
+	test_begin("report_set clean copies");
+	for (i = 0; i < 20000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		n = (int)((seed >> 8) % sizeof(buf));
+		for (j = 0; j < n; j++) {
+			seed = seed * 1103515245u + 12345u;
+			/* blanks and odd bytes rarely, so many strings are
+			   clean */
+			buf[j] = (seed >> 16) % 8 != 0
+				     ? alphabet[(seed >> 20) % 3]
+				     : alphabet[3 + (seed >> 20) % 7];
+		}
+		buf[n] = '\0';
+		report_set(&field, buf);
+		want = clean_ascii_ref(buf);
+		test_assert_str(field, want);
+		g_free(want);
+	}
+	report_set(&field, "  a  b\r\n c \xc2\xa0"
+			   "d\xe3\x80\x80");
+	test_assert_str(field, "a b c d");
+	report_set(&field, NULL);
+	test_assert(field == NULL);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -863,6 +924,7 @@ main(void)
 	test_header_rfc2047();
 	test_header_unfold();
 	test_iso2022jp();
+	test_report_set();
 	bounce_shutdown();
 	g_mime_shutdown();
 	return test_exit();
