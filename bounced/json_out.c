@@ -13,8 +13,14 @@
 static const char *const kind_names[] = {"none",      "dsn",      "bounce",
 					 "autoreply", "feedback", "error"};
 
-/* The line being built, reused across lines (one allocation per run). */
-static GString *line;
+/* The lines being built: all lines of one report, written with one
+   fwrite().  The buffer is reused across reports (it only grows). */
+struct out_buf {
+	char *s;
+	size_t len, cap;
+};
+
+static struct out_buf out;
 
 /* True for the bytes append_escaped() writes as an escape: '"', '\\',
    0x01-0x1e and 0x7f. */
@@ -24,29 +30,40 @@ needs_escape(unsigned char c)
 	return c == '"' || c == '\\' || c < 0x1f || c == 0x7f;
 }
 
-/* Returns how many of the n bytes at p need no escape before the first
-   that does (n if none).  Eight bytes are tested at a time: in a word w,
+/* True if one of the 8 bytes at p needs an escape.  In a word w,
    (w - 0x01..01 * c) & ~w & 0x80..80 is non-zero exactly when some byte
    of w is below c (c <= 0x80), and a byte equal to c is a zero byte of
-   w ^ (0x01..01 * c); the exact byte is then found one at a time. */
+   w ^ (0x01..01 * c). */
+static inline bool
+word_has_escape(const unsigned char *p)
+{
+	const guint64 ones = 0x0101010101010101ULL, highs = ones * 0x80;
+	guint64 w, q, b, d;
+
+	memcpy(&w, p, 8);
+	q = w ^ (ones * '"');
+	b = w ^ (ones * '\\');
+	d = w ^ (ones * 0x7f);
+	return ((((w - ones * 0x1f) & ~w) | ((q - ones) & ~q) |
+		 ((b - ones) & ~b) | ((d - ones) & ~d)) &
+		highs) != 0;
+}
+
+/* Returns how many of the n bytes at p need no escape before the first
+   that does (n if none).  Eight bytes are tested at a time, the exact
+   byte is then found one at a time. */
 static size_t
 plain_run(const unsigned char *p, size_t n)
 {
-	const guint64 ones = 0x0101010101010101ULL, highs = ones * 0x80;
 	size_t i = 0;
 
-	for (; i + 8 <= n; i += 8) {
-		guint64 w, q, b, d;
-
-		memcpy(&w, p + i, 8);
-		q = w ^ (ones * '"');
-		b = w ^ (ones * '\\');
-		d = w ^ (ones * 0x7f);
-		if ((((w - ones * 0x1f) & ~w) | ((q - ones) & ~q) |
-		     ((b - ones) & ~b) | ((d - ones) & ~d)) &
-		    highs)
+	for (; i + 8 <= n; i += 8)
+		if (word_has_escape(p + i))
 			break;
-	}
+	/* the last word, overlapping the plain ones before it: a byte that
+	   needs escaping in it must lie at i or after */
+	if (i < n && n >= 8 && i + 8 > n && !word_has_escape(p + n - 8))
+		return n;
 	while (i < n && !needs_escape(p[i]))
 		i++;
 	return i;
@@ -105,98 +122,113 @@ put_escaped(char *o, const char *s, size_t n)
 	return o;
 }
 
-/* Adds "name":value, or "name":null for NULL or ""; a comma before it
-   unless it opens an object.  Names are plain ASCII, never escaped.
-   The room for the worst case is taken once, then written directly. */
-static void
-add_str(GString *b, const char *name, const char *value)
+/* Makes room for n more bytes in b.  Rare: the buffer only grows. */
+static G_GNUC_NO_INLINE void
+grow(struct out_buf *b, size_t n)
 {
-	size_t old = b->len, nlen = strlen(name);
+	b->cap = MAX(b->cap * 2, MAX(b->len + n, 4096));
+	b->s = g_realloc(b->s, b->cap);
+}
+
+static inline void
+reserve(struct out_buf *b, size_t n)
+{
+	if (b->cap - b->len < n)
+		grow(b, n);
+}
+
+/* Appends the C string s as it is.  Inline, so that for the string
+   literals it is called with the length is known at compile time. */
+static inline void
+put_raw(struct out_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	reserve(b, n);
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+}
+
+/* Appends value as a JSON string, or null for NULL or "".  The room for
+   the worst case (every byte escaped as \u00xx) is taken first. */
+static void
+put_value(struct out_buf *b, const char *value)
+{
 	size_t vlen = value != NULL ? strlen(value) : 0;
 	char *o;
 
-	g_string_set_size(b, old + nlen + 6 * vlen + 9);
-	o = b->str + old;
-	if (old == 0 || o[-1] != '{')
-		*o++ = ',';
-	*o++ = '"';
-	memcpy(o, name, nlen);
-	o += nlen;
 	if (vlen == 0) {
-		memcpy(o, "\":null", 6);
-		o += 6;
-	} else {
-		memcpy(o, "\":\"", 3);
-		o = put_escaped(o + 3, value, vlen);
-		*o++ = '"';
+		put_raw(b, "null");
+		return;
 	}
-	g_string_truncate(b, o - b->str);
+	reserve(b, 6 * vlen + 2);
+	o = b->s + b->len;
+	*o++ = '"';
+	o = put_escaped(o, value, vlen);
+	*o++ = '"';
+	b->len = o - b->s;
 }
 
-static void
-add_original(GString *b, const struct bounce_original *o)
+/* Appends key, the literal text before a value (the comma, the quoted
+   name and the colon: ",\"name\":"), then value as put_value() does. */
+static inline void
+add_str(struct out_buf *b, const char *key, const char *value)
 {
-	g_string_append(b, ",\"original\":{");
-	add_str(b, "message_id", o->message_id);
-	add_str(b, "envelope_id", o->envelope_id);
-	add_str(b, "from", o->from);
-	add_str(b, "to", o->to);
-	add_str(b, "subject", o->subject);
-	add_str(b, "date", o->date);
-	g_string_append_c(b, '}');
+	put_raw(b, key);
+	put_value(b, value);
 }
 
 static void
-add_rcpt(GString *b, const struct bounce_rcpt *r)
+add_original(struct out_buf *b, const struct bounce_original *o)
+{
+	add_str(b, ",\"original\":{\"message_id\":", o->message_id);
+	add_str(b, ",\"envelope_id\":", o->envelope_id);
+	add_str(b, ",\"from\":", o->from);
+	add_str(b, ",\"to\":", o->to);
+	add_str(b, ",\"subject\":", o->subject);
+	add_str(b, ",\"date\":", o->date);
+	put_raw(b, "}");
+}
+
+static void
+add_rcpt(struct out_buf *b, const struct bounce_rcpt *r)
 {
 	static const struct bounce_rcpt none = {0};
 
 	if (r == NULL)
 		r = &none;
-	add_str(b, "recipient", r->recipient);
-	add_str(b, "action", r->action);
-	add_str(b, "status", r->status);
-	add_str(b, "replycode", r->replycode);
-	add_str(b, "reason",
+	add_str(b, ",\"recipient\":", r->recipient);
+	add_str(b, ",\"action\":", r->action);
+	add_str(b, ",\"status\":", r->status);
+	add_str(b, ",\"replycode\":", r->replycode);
+	add_str(b, ",\"reason\":",
 		r == &none ? NULL : classify_reason_name(r->reason));
-	g_string_append(b, r->hardbounce ? ",\"hardbounce\":true"
-					 : ",\"hardbounce\":false");
-	add_str(b, "side", classify_side_name(r->side));
-	add_str(b, "diagnostic", r->diagnostic);
-	add_str(b, "remote_mta", r->remote_mta);
+	put_raw(b, r->hardbounce ? ",\"hardbounce\":true"
+				 : ",\"hardbounce\":false");
+	add_str(b, ",\"side\":", classify_side_name(r->side));
+	add_str(b, ",\"diagnostic\":", r->diagnostic);
+	add_str(b, ",\"remote_mta\":", r->remote_mta);
 }
 
+/* Appends the line for r (NULL: the report without recipients). */
 static void
-build_rcpt(GString *b, const char *file, const struct bounce_report *report,
-	   const struct bounce_rcpt *r)
+add_line(struct out_buf *b, const char *file,
+	 const struct bounce_report *report, const struct bounce_rcpt *r)
 {
-	g_string_append_c(b, '{');
-	add_str(b, "file", file);
-	add_str(b, "kind", kind_names[report->kind]);
+	add_str(b, "{\"file\":", file);
+	add_str(b, ",\"kind\":", kind_names[report->kind]);
 	add_rcpt(b, r);
-	add_str(b, "reporting_mta", report->reporting_mta);
-	add_str(b, "parser", report->parser);
-	add_str(b, "rule", r != NULL ? r->rule : NULL);
-	add_str(b, "date", report->date);
+	add_str(b, ",\"reporting_mta\":", report->reporting_mta);
+	add_str(b, ",\"parser\":", report->parser);
+	add_str(b, ",\"rule\":", r != NULL ? r->rule : NULL);
+	add_str(b, ",\"date\":", report->date);
 	add_original(b, &report->original);
-	add_str(b, "order_number", report->order_number);
-	add_str(b, "mail_type", report->mail_type);
-	add_str(b, "feedback_type", report->feedback_type);
+	add_str(b, ",\"order_number\":", report->order_number);
+	add_str(b, ",\"mail_type\":", report->mail_type);
+	add_str(b, ",\"feedback_type\":", report->feedback_type);
 	if (report->kind == BOUNCE_KIND_ERROR)
-		add_str(b, "error", report->error);
-	g_string_append(b, "}\n");
-}
-
-/* Writes one line for r (NULL: the report without recipients). */
-static void
-write_rcpt(FILE *fp, const char *file, const struct bounce_report *report,
-	   const struct bounce_rcpt *r)
-{
-	if (line == NULL)
-		line = g_string_sized_new(2048);
-	g_string_truncate(line, 0);
-	build_rcpt(line, file, report, r);
-	fwrite(line->str, 1, line->len, fp);
+		add_str(b, ",\"error\":", report->error);
+	put_raw(b, "}\n");
 }
 
 int
@@ -204,20 +236,19 @@ json_out_report(FILE *fp, const char *file, const struct bounce_report *report)
 {
 	guint i;
 
-	if (report->rcpts->len == 0) {
-		write_rcpt(fp, file, report, NULL);
-		return 1;
-	}
+	out.len = 0;
+	if (report->rcpts->len == 0)
+		add_line(&out, file, report, NULL);
 	for (i = 0; i < report->rcpts->len; i++)
-		write_rcpt(fp, file, report,
-			   g_ptr_array_index(report->rcpts, i));
-	return (int)report->rcpts->len;
+		add_line(&out, file, report,
+			 g_ptr_array_index(report->rcpts, i));
+	fwrite(out.s, 1, out.len, fp);
+	return MAX((int)report->rcpts->len, 1);
 }
 
 void
 json_out_shutdown(void)
 {
-	if (line != NULL)
-		g_string_free(line, TRUE);
-	line = NULL;
+	g_free(out.s);
+	memset(&out, 0, sizeof(out));
 }
