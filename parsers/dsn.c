@@ -43,10 +43,13 @@ hexval(char c)
 	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
+/* The decoded text is written straight into a buffer the size of value:
+   it never grows (+HH is one byte from three, \x{H...} at most four
+   UTF-8 bytes from at least five, and those from nine). */
 char *
 dsn_decode_xtext(const char *value)
 {
-	GString *out = g_string_new(NULL);
+	char *out = g_malloc(strlen(value) + 1), *o = out;
 	const char *p;
 
 	for (p = value; *p != '\0'; p++) {
@@ -60,20 +63,20 @@ dsn_decode_xtext(const char *value)
 			g_free(hex);
 			if (e != NULL && e - p <= 10 && g_unichar_validate(c) &&
 			    c != 0) {
-				g_string_append_unichar(out, c);
+				o += g_unichar_to_utf8(c, o);
 				p = e;
 				continue;
 			}
 		}
 		if (p[0] == '+' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-			g_string_append_c(
-			    out, (char)(hexval(p[1]) * 16 + hexval(p[2])));
+			*o++ = (char)(hexval(p[1]) * 16 + hexval(p[2]));
 			p += 2;
 			continue;
 		}
-		g_string_append_c(out, *p);
+		*o++ = *p;
 	}
-	return g_string_free(out, FALSE);
+	*o = '\0';
+	return out;
 }
 
 /* Returns dt as g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S%:z") does
@@ -316,11 +319,34 @@ set_mta_name(char **field, const char *value)
 {
 	const char *name = dsn_strip_type(value);
 	const char *paren = strstr(name, " (");
-	char *copy = g_strndup(name, paren != NULL ? (size_t)(paren - name)
-						   : strlen(name));
+	char *copy;
 
+	if (paren == NULL) {
+		report_set(field, name);
+		return;
+	}
+	copy = g_strndup(name, (size_t)(paren - name));
 	report_set(field, copy);
 	g_free(copy);
+}
+
+/* Sets *field to value (stripped already) in ASCII lower case.  Short
+   values, all real ones, are lowered on the stack. */
+static void
+set_lower(char **field, const char *value)
+{
+	char buf[64], *copy;
+	size_t i, n = strlen(value);
+
+	if (n >= sizeof(buf)) {
+		copy = g_ascii_strdown(value, -1);
+		report_set(field, copy);
+		g_free(copy);
+		return;
+	}
+	for (i = 0; i <= n; i++)
+		buf[i] = g_ascii_tolower(value[i]);
+	report_set(field, buf);
 }
 
 static void
@@ -420,10 +446,7 @@ rcpt_field(struct dsn_state *st, enum dsn_name id, const char *value)
 		g_free(r->original_recipient);
 		r->original_recipient = clean_addr_field(value);
 	} else if (id == DSN_ACTION) {
-		char *action = g_ascii_strdown(value, -1);
-
-		report_set(&r->action, g_strstrip(action));
-		g_free(action);
+		set_lower(&r->action, value);
 	} else if (id == DSN_STATUS) {
 		set_status(r, value);
 	} else if (id == DSN_DIAGNOSTIC_CODE) {
@@ -449,6 +472,22 @@ message_field(struct dsn_state *st, enum dsn_name id, const char *value)
 		r->date = dsn_iso_date(value);
 }
 
+/* Strips leading and trailing white space from value in place as
+   g_strstrip() does, but from the known length, without moving the text;
+   returns the stripped text (inside value). */
+static char *
+strip_value(GString *value)
+{
+	char *s = value->str;
+
+	while (value->len > 0 && g_ascii_isspace(s[value->len - 1]))
+		value->len--;
+	s[value->len] = '\0';
+	while (g_ascii_isspace(*s))
+		s++;
+	return s;
+}
+
 /* Applies the field read so far, if any, and forgets it.  The value is
    stripped in place: the buffer is emptied afterwards anyway. */
 static void
@@ -461,7 +500,7 @@ apply_field(struct dsn_state *st, struct dsn_field *f)
 	f->named = false;
 	if (f->id == DSN_OTHER)
 		return;
-	value = g_strstrip(f->value->str);
+	value = strip_value(f->value);
 	if (is_rcpt_field(f->id))
 		rcpt_field(st, f->id, value);
 	else
