@@ -62,17 +62,22 @@ normalise_eol(const char *data, size_t len, size_t *len_r)
 
 	if (cr == NULL)
 		return NULL;
-	out = g_malloc(len + 1);
-	i = cr - data;
-	memcpy(out, data, i);
-	for (o = out + i; i < len; i++) {
-		if (data[i] != '\r') {
-			*o++ = data[i];
-			continue;
-		}
+	out = o = g_malloc(len + 1);
+	/* a line at a time: the text up to the next CR, then one LF for the
+	   CR and an LF after it */
+	for (i = 0; i < len;) {
+		size_t run = (cr != NULL ? (size_t)(cr - data) : len) - i;
+
+		memcpy(o, data + i, run);
+		o += run;
+		i += run;
+		if (i == len)
+			break;
 		*o++ = '\n';
-		if (i + 1 < len && data[i + 1] == '\n')
+		i++;
+		if (i < len && data[i] == '\n')
 			i++;
+		cr = i < len ? memchr(data + i, '\r', len - i) : NULL;
 	}
 	*o = '\0';
 	*len_r = o - out;
@@ -88,9 +93,8 @@ looks_like_message(const char *text, size_t len)
 
 	if (len >= 5 && memcmp(text, "From ", 5) == 0)
 		return true;
-	for (i = 0; i < len && text[i] > ' ' && text[i] < 0x7f &&
-		    text[i] != ':';
-	     i++)
+	for (i = 0;
+	     i < len && text[i] > ' ' && text[i] < 0x7f && text[i] != ':'; i++)
 		;
 	return i < len && text[i] == ':' && i > 0;
 }
