@@ -205,6 +205,51 @@ test_search_random(void)
 	g_string_free(text, TRUE);
 }
 
+/* The same over texts long enough (64 bytes and up) that the searches
+   anchor on a needle's rarest byte ('q', ':', '-', '@' or UTF-8) rather
+   than its first: matches at the start, the end, overlapping and
+   repeated. */
+static void
+test_search_random_long(void)
+{
+	static const char *const bits[] = {
+	    "qu", "QU", "e:", "E", "-", "@", " ", "\n", "e", "t", "\xc3\xa9"};
+	static const char *const needles[][4] = {
+	    {"equ", NULL},           {"ee:", "t-", NULL},
+	    {"te-@", "q", NULL},     {"e\xc3\xa9" "e", NULL},
+	    {"uE:", "tt", NULL},     {"--", "@ ", NULL},
+	    {"e e e", "qUe:", NULL}, {"et@", "-e", "u-", NULL}};
+	GString *text = g_string_new(NULL);
+	guint32 seed = 23;
+	size_t i, j, k;
+
+	test_begin("searches of long texts agree with naive ones");
+	for (i = 0; i < 4000; i++) {
+		g_string_truncate(text, 0);
+		for (j = 0; j < 40 + i % 120; j++)
+			g_string_append(text,
+					bits[pick(&seed, G_N_ELEMENTS(bits))]);
+		for (k = 0; k < G_N_ELEMENTS(needles); k++) {
+			test_assert(
+			    text_first_line_with_any(text->str, needles[k]) ==
+			    first_line_by_line(text->str, needles[k]));
+			test_assert(text_find_ci(text->str, needles[k][0]) ==
+				    find_ci_naive(text->str, needles[k][0]));
+			test_assert(
+			    text_has_any_ci(text->str, needles[k]) ==
+			    (find_ci_naive(text->str, needles[k][0]) != NULL ||
+			     (needles[k][1] != NULL &&
+			      find_ci_naive(text->str, needles[k][1]) !=
+				  NULL) ||
+			     (needles[k][1] != NULL && needles[k][2] != NULL &&
+			      find_ci_naive(text->str, needles[k][2]) !=
+				  NULL)));
+		}
+	}
+	test_end();
+	g_string_free(text, TRUE);
+}
+
 static void
 test_recipients(void)
 {
@@ -411,6 +456,7 @@ main(void)
 	test_find_ci();
 	test_has_8bit();
 	test_search_random();
+	test_search_random_long();
 	test_recipients();
 	test_status_replycode();
 	test_report_set();
