@@ -22,48 +22,48 @@ ascii_upper(char c)
 	return c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
 }
 
-/* The expected cost of searching bounce text for an ASCII byte of a
-   needle: how often the byte occurs in either case, per thousand bytes of
-   a bounce corpus (at least 1), plus 3 for a letter, whose other case
+/* The expected cost of searching bounce text for a byte of a needle:
+   how often the byte occurs in either case, per thousand bytes of a
+   bounce corpus (at least 1), plus 3 for a letter, whose other case
    costs a second memchr() pass (about as dear as a few candidate checks
-   per thousand bytes).  NUL and LF never anchor. */
-static const unsigned char ascii_cost[128] = {
-    255, 1,  1,  1,  1,  1,  1,  1,  1,  3,  255, 1, 1,  1,  1,  1,  /* 0x00 */
-    1,   1,  1,  1,  1,  1,  1,  1,  1,  1,  1,   4, 1,  1,  1,  1,  /* 0x10 */
-    74,  2,  2,  1,  6,  1,  1,  1,  5,  3,  1,   3, 3,  27, 27, 4,  /* 0x20 */
-    30,  18, 24, 8,  10, 10, 7,  7,  5,  4,  20,  4, 4,  4,  4,  5,  /* 0x30 */
-    6,   40, 22, 30, 26, 77, 15, 14, 18, 39, 13,  9, 23, 31, 41, 53, /* 0x40 */
-    27,  5,  37, 43, 62, 23, 12, 8,  11, 15, 5,   2, 1,  1,  1,  1,  /* 0x50 */
-    1,   40, 22, 30, 26, 77, 15, 14, 18, 39, 13,  9, 23, 31, 41, 53, /* 0x60 */
-    27,  5,  37, 43, 62, 23, 12, 8,  11, 15, 5,   1, 1,  1,  1,  1,  /* 0x70 */
+   per thousand bytes).  UTF-8 continuation bytes (0x80-0xbf) are spread
+   over 64 values; a lead byte is shared by a whole script.  NUL and LF
+   never anchor. */
+static const unsigned char anchor_cost[256] = {
+    255, 1,  1,  1,  1,  1,  1,  1,  1,  3,  255, 1,  1,  1,  1,  1,  /* 0x00 */
+    1,   1,  1,  1,  1,  1,  1,  1,  1,  1,  1,   4,  1,  1,  1,  1,  /* 0x10 */
+    74,  2,  2,  1,  6,  1,  1,  1,  5,  3,  1,   3,  3,  27, 27, 4,  /* 0x20 */
+    30,  18, 24, 8,  10, 10, 7,  7,  5,  4,  20,  4,  4,  4,  4,  5,  /* 0x30 */
+    6,   40, 22, 30, 26, 77, 15, 14, 18, 39, 13,  9,  23, 31, 41, 53, /* 0x40 */
+    27,  5,  37, 43, 62, 23, 12, 8,  11, 15, 5,   2,  1,  1,  1,  1,  /* 0x50 */
+    1,   40, 22, 30, 26, 77, 15, 14, 18, 39, 13,  9,  23, 31, 41, 53, /* 0x60 */
+    27,  5,  37, 43, 62, 23, 12, 8,  11, 15, 5,   1,  1,  1,  1,  1,  /* 0x70 */
+    15,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  15, 15, 15, 15, 15, /* 0x80 */
+    15,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  15, 15, 15, 15, 15, /* 0x90 */
+    15,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  15, 15, 15, 15, 15, /* 0xa0 */
+    15,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  15, 15, 15, 15, 15, /* 0xb0 */
+    30,  30, 30, 30, 30, 30, 30, 30, 30, 30, 30,  30, 30, 30, 30, 30, /* 0xc0 */
+    30,  30, 30, 30, 30, 30, 30, 30, 30, 30, 30,  30, 30, 30, 30, 30, /* 0xd0 */
+    30,  30, 30, 30, 30, 30, 30, 30, 30, 30, 30,  30, 30, 30, 30, 30, /* 0xe0 */
+    30,  30, 30, 30, 30, 30, 30, 30, 30, 30, 30,  30, 30, 30, 30, 30, /* 0xf0 */
 };
-
-/* The cost (see ascii_cost[]) of byte c.  UTF-8 continuation bytes are
-   spread over 64 values; a lead byte is shared by a whole script. */
-static unsigned
-anchor_cost(unsigned char c)
-{
-	if (c < 0x80)
-		return ascii_cost[c];
-	return c < 0xc0 ? 15 : 30;
-}
 
 /* Below this many bytes of text the needle's first byte anchors: picking
    a rarer one would cost more than it saves. */
 #define ANCHOR_MIN_TEXT 64
 
 /* Returns the index of the byte of the n-byte needle that is cheapest to
-   search for (see ascii_cost[]); the first of equals. */
+   search for (see anchor_cost[]); the first of equals. */
 static size_t
 pick_anchor(const char *needle, size_t n)
 {
 	size_t i, best = 0;
-	unsigned best_cost = anchor_cost((unsigned char)needle[0]);
+	unsigned best_cost = anchor_cost[(unsigned char)needle[0]];
 
 	for (i = 1; i < n; i++)
-		if (anchor_cost((unsigned char)needle[i]) < best_cost) {
+		if (anchor_cost[(unsigned char)needle[i]] < best_cost) {
 			best = i;
-			best_cost = anchor_cost((unsigned char)needle[i]);
+			best_cost = anchor_cost[(unsigned char)needle[i]];
 		}
 	return best;
 }
