@@ -15,28 +15,167 @@
 bool
 charset_has_8bit(const char *s, size_t len)
 {
-	guint64 acc = 0, w;
+	guint64 acc = 0, w[4];
 	size_t i = 0;
 
+	for (; i + 32 <= len; i += 32) {
+		memcpy(w, s + i, 32);
+		acc |= w[0] | w[1] | w[2] | w[3];
+	}
 	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, s + i, 8);
-		acc |= w;
+		memcpy(w, s + i, 8);
+		acc |= w[0];
 	}
 	for (; i < len; i++)
 		acc |= (unsigned char)s[i];
 	return (acc & G_GUINT64_CONSTANT(0x8080808080808080)) != 0;
 }
 
+/* The 8 bytes at p as a number whose low byte is p[0]. */
+static guint64
+load_le64(const unsigned char *p)
+{
+	guint64 w;
+
+	memcpy(&w, p, 8);
+	return GUINT64_FROM_LE(w);
+}
+
+/* Returns w (8 bytes, p[0] lowest) with the top bit set in the first byte
+   that is NUL or 8-bit, and 0 if none is.  A byte b is fine when neither
+   b nor b - 1 has its top bit set; a borrow into a higher byte only
+   starts at a NUL, so no bit is set below the first such byte. */
+static guint64
+non_ascii_bits(guint64 w)
+{
+	const guint64 ones = G_GUINT64_CONSTANT(0x0101010101010101);
+	const guint64 tops = G_GUINT64_CONSTANT(0x8080808080808080);
+
+	return (w | (w - ones)) & tops;
+}
+
+/* The index (0-7) of the first byte flagged in bits, not 0. */
+static size_t
+first_flagged(guint64 bits)
+{
+	return (size_t)__builtin_ctzll(bits) / 8;
+}
+
+/* Returns how many of the n bytes at p are ASCII other than NUL, from
+   the start.  Reads 16 bytes a step, and the last 8 (overlapping bytes
+   already read) instead of a byte loop for the tail. */
+static size_t
+ascii_prefix(const unsigned char *p, size_t n)
+{
+	guint64 bits;
+	size_t i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		if ((non_ascii_bits(load_le64(p + i)) |
+		     non_ascii_bits(load_le64(p + i + 8))) != 0)
+			break;
+	for (; i + 8 <= n; i += 8)
+		if ((bits = non_ascii_bits(load_le64(p + i))) != 0)
+			return i + first_flagged(bits);
+	if (i == n)
+		return n;
+	if (n >= 8) {
+		bits = non_ascii_bits(load_le64(p + n - 8));
+		return bits != 0 ? n - 8 + first_flagged(bits) : n;
+	}
+	while (i < n && p[i] - 1u < 0x7fu)
+		i++;
+	return i;
+}
+
+/* Returns the length of the UTF-8 character at p (n > 0 bytes left, p[0]
+   not ASCII) as g_utf8_validate() accepts it: no overlong form, no
+   surrogate, nothing above U+10FFFF; 0 if it is invalid or truncated. */
+static size_t
+utf8_char_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	if (c < 0xe0)
+		len = 2;
+	else if (c < 0xf0)
+		len = 3;
+	else
+		len = 4;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+size_t
+charset_utf8_valid_len(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (p[i] >= 0x80) {
+			if ((n = utf8_char_len(p + i, len - i)) == 0)
+				return i;
+			i += n;
+		} else if (p[i] != '\0') {
+			i += ascii_prefix(p + i, len - i);
+		} else {
+			return i;
+		}
+	}
+	return len;
+}
+
+char *
+charset_utf8_make_valid(const char *data, size_t len)
+{
+	size_t bad = 0, i, n;
+	char *out, *o;
+
+	for (i = 0; (i += charset_utf8_valid_len(data + i, len - i)) < len; i++)
+		bad++;
+	o = out = g_malloc(len + 2 * bad + 1);
+	for (i = 0; i < len; i += n + 1) {
+		n = charset_utf8_valid_len(data + i, len - i);
+		memcpy(o, data + i, n);
+		o += n;
+		if (i + n < len) {
+			memcpy(o, "\357\277\275", 3);
+			o += 3;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 /* C1 controls (U+0080-U+009F) never occur in real text, but lenient
    decoders map stray 8-bit bytes to them: treat them as a failed guess. */
 static bool
-has_c1_control(const char *utf8)
+has_c1_control(const char *utf8, size_t len)
 {
-	const unsigned char *p;
+	const char *p = utf8, *end = utf8 + len, *q;
 
-	for (p = (const unsigned char *)utf8; *p != '\0'; p++)
-		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+	while (p < end && (q = memchr(p, 0xc2, end - p)) != NULL) {
+		if (q + 1 < end && (unsigned char)q[1] >= 0x80 &&
+		    (unsigned char)q[1] <= 0x9f)
 			return true;
+		p = q + 1;
+	}
 	return false;
 }
 
@@ -221,16 +360,15 @@ iso2022jp_fast(const char *data, size_t len)
 static bool
 is_plain_ascii(const char *data, size_t len)
 {
-	return !charset_has_8bit(data, len) && memchr(data, '\0', len) == NULL;
+	return ascii_prefix((const unsigned char *)data, len) == len;
 }
 
 /* As g_utf8_validate(data, len, NULL), which also refuses a NUL among
-   the len bytes; plain ASCII, the common case, is told first without
-   decoding characters. */
+   the len bytes. */
 static bool
 valid_utf8(const char *data, size_t len)
 {
-	return is_plain_ascii(data, len) || g_utf8_validate(data, len, NULL);
+	return charset_utf8_valid_len(data, len) == len;
 }
 
 /* What try_convert() returns when it can be had without iconv, or NULL
@@ -263,8 +401,7 @@ try_convert(const char *data, size_t len, const char *charset)
 		g_clear_error(&err);
 		return NULL;
 	}
-	if (!g_utf8_validate(out, written, NULL) ||
-	    memchr(out, '\0', written) != NULL || has_c1_control(out)) {
+	if (!valid_utf8(out, written) || has_c1_control(out, written)) {
 		g_free(out);
 		return NULL;
 	}
@@ -338,6 +475,24 @@ is_ascii_or_latin_label(const char *charset)
 	       g_ascii_strcasecmp(charset, "iso-8859-1") == 0;
 }
 
+/* Converts text labelled US-ASCII or ISO-8859-1 as WINDOWS-1252, or
+   returns NULL (detection decides) when it holds ISO-2022-JP escapes or
+   is not valid UTF-8: such a label on 8-bit Japanese text is a common
+   lie.  ASCII, the usual case, is read once. */
+static char *
+from_ascii_or_latin(const char *data, size_t len)
+{
+	size_t n = ascii_prefix((const unsigned char *)data, len);
+
+	if (has_iso2022jp_escape(data, len))
+		return NULL;
+	if (n == len)
+		return g_strndup(data, len);
+	if (!valid_utf8(data + n, len - n))
+		return NULL;
+	return try_convert(data, len, "WINDOWS-1252");
+}
+
 static char *
 detect(const char *data, size_t len)
 {
@@ -354,7 +509,7 @@ detect(const char *data, size_t len)
 	for (i = 0; order[i] != NULL; i++)
 		if ((out = try_convert(data, len, order[i])) != NULL)
 			return out;
-	return g_utf8_make_valid(data, len);
+	return charset_utf8_make_valid(data, len);
 }
 
 char *
@@ -371,21 +526,16 @@ charset_to_utf8(const char *data, size_t len, const char *charset)
 			 g_ascii_strcasecmp(charset, "utf8") == 0)
 			out =
 			    valid_utf8(data, len) ? g_strndup(data, len) : NULL;
+		else if (is_ascii_or_latin_label(charset))
+			out = from_ascii_or_latin(data, len);
 		else if (!has_iso2022jp_escape(data, len))
 			out = try_convert(data, len, tolerant_name(charset));
-		/* An ASCII or Latin-1 label on 8-bit Japanese text is a
-		   common lie: let detection decide for 8-bit data. */
-		if (out != NULL && is_ascii_or_latin_label(charset) &&
-		    !valid_utf8(data, len)) {
-			g_free(out);
-			out = NULL;
-		}
 	}
 	return out != NULL ? out : detect(data, len);
 }
 
 char *
-charset_fix_header(const char *value)
+charset_fix_header_if_needed(const char *value)
 {
 	size_t len;
 
@@ -393,6 +543,14 @@ charset_fix_header(const char *value)
 		return NULL;
 	len = strlen(value);
 	if (!has_iso2022jp_escape(value, len) && valid_utf8(value, len))
-		return g_strdup(value);
+		return NULL;
 	return charset_to_utf8(value, len, NULL);
+}
+
+char *
+charset_fix_header(const char *value)
+{
+	char *fixed = charset_fix_header_if_needed(value);
+
+	return fixed != NULL || value == NULL ? fixed : g_strdup(value);
 }

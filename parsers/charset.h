@@ -22,13 +22,29 @@ char *charset_to_utf8(const char *data, size_t len, const char *charset);
    a cached converter, as iconv does, or returns NULL if iconv does not
    know charset, any byte fails to convert, or the result holds a NUL or
    a C1 control.  Newly allocated (g_free). */
-char *charset_convert_strict(const char *data, size_t len,
-			     const char *charset);
+char *charset_convert_strict(const char *data, size_t len, const char *charset);
 
 /* Returns a newly allocated UTF-8 copy of a header value that GMime
    already decoded but that may still hold raw ISO-2022-JP escape
    sequences or invalid bytes.  NULL in gives NULL out. */
 char *charset_fix_header(const char *value);
+
+/* As charset_fix_header(), but returns NULL when value (not NULL) needs
+   no fixing (valid UTF-8 without ISO-2022-JP escapes), so the caller can
+   use value itself and only a fixed value is copied.  NULL in gives NULL
+   out; a non-NULL result is newly allocated (g_free). */
+char *charset_fix_header_if_needed(const char *value);
+
+/* Returns how many of the len bytes at s, from the start, are whole
+   UTF-8 characters without NUL: len exactly when g_utf8_validate(s, len,
+   NULL) is true, else the offset it reports as the end of the valid
+   data.  ASCII is read 16 bytes at a time. */
+size_t charset_utf8_valid_len(const char *s, size_t len);
+
+/* As g_utf8_make_valid(data, len): a newly allocated (g_free) copy of
+   the len bytes at data with each byte that does not start a valid
+   character (NUL included) replaced by U+FFFD. */
+char *charset_utf8_make_valid(const char *data, size_t len);
 
 /* True if one of the len bytes at s is 8-bit (>= 0x80).  Reads 8 bytes
    at a time: most text is ASCII, and this is how callers skip UTF-8

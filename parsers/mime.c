@@ -199,7 +199,8 @@ needs_decoding(const char *s, size_t len)
 	/* GMime decodes each raw 8-bit word with the first fallback charset
 	   that fits it, and UTF-8 always comes first: valid UTF-8 comes back
 	   unchanged, only after an iconv_open() per word. */
-	return charset_has_8bit(s, len) && !g_utf8_validate(s, len, NULL);
+	return charset_utf8_valid_len(s, len) != len &&
+	       charset_has_8bit(s, len);
 }
 
 static bool

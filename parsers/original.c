@@ -128,8 +128,8 @@ set_header(char **field, struct mime_headers *msg, const char *name)
 
 	if (value == NULL)
 		return;
-	fixed = charset_fix_header(value);
-	report_set_default(field, fixed);
+	fixed = charset_fix_header_if_needed(value);
+	report_set_default(field, fixed != NULL ? fixed : value);
 	g_free(fixed);
 }
 

@@ -756,6 +756,104 @@ test_iso2022jp(void)
 	g_string_free(text, TRUE);
 }
 
+/* Asserts that charset.c's UTF-8 validator and repair answer as glib's
+   do for the len bytes at s. */
+static void
+check_utf8(const char *s, size_t len)
+{
+	const char *end = NULL;
+	size_t want;
+	char *got, *ref;
+
+	want = g_utf8_validate(s, len, &end) ? len : (size_t)(end - s);
+	test_assert(charset_utf8_valid_len(s, len) == want);
+	if (len == 0)
+		return;
+	got = charset_utf8_make_valid(s, len);
+	ref = g_utf8_make_valid(s, len);
+	test_assert_str(got, ref);
+	g_free(got);
+	g_free(ref);
+}
+
+/* charset_utf8_valid_len() and charset_utf8_make_valid() against glib:
+   every two-byte sequence, every lead with every second byte and edge
+   continuations, and random texts of ASCII runs (around the 16-byte
+   stride), boundary characters, invalid bytes and NULs at every
+   alignment. */
+static void
+test_utf8(void)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+	} bits[] = {{"a", 1},
+		    {"abcdefg", 7},
+		    {"abcdefghijklmnop", 16},
+		    {"\0", 1},
+		    {"\x01", 1},
+		    {"\x7f", 1},
+		    {"\x80", 1},
+		    {"\xbf", 1},
+		    {"\xc0\x80", 2},
+		    {"\xc1\xbf", 2},
+		    {"\xc2\x80", 2},
+		    {"\xc2\x9f", 2},
+		    {"\xdf\xbf", 2},
+		    {"\xe0\x9f\xbf", 3},
+		    {"\xe0\xa0\x80", 3},
+		    {"\xed\x9f\xbf", 3},
+		    {"\xed\xa0\x80", 3},
+		    {"\xef\xbf\xbe", 3},
+		    {"\xef\xbf\xbf", 3},
+		    {"\xf0\x8f\xbf\xbf", 4},
+		    {"\xf0\x90\x80\x80", 4},
+		    {"\xf4\x8f\xbf\xbf", 4},
+		    {"\xf4\x90\x80\x80", 4},
+		    {"\xf5\x80\x80\x80", 4},
+		    {"\xe3\x81", 2},
+		    {"\xf0\x9f", 2},
+		    {"\xfe", 1},
+		    {"\xff", 1},
+		    {"\xe3\x81\x82\xe3\x81\x84", 6}};
+	static const unsigned char tails[] = {
+	    0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff};
+	unsigned char buf[8];
+	GString *text = g_string_new(NULL);
+	guint32 seed = 29;
+	size_t i, j, k, off;
+
+	test_begin("UTF-8 validates and repairs as glib does");
+	for (i = 0; i < 65536; i++) {
+		buf[0] = (unsigned char)(i >> 8);
+		buf[1] = (unsigned char)i;
+		check_utf8((const char *)buf, 2);
+	}
+	for (i = 0xc0; i < 0x100; i++) {
+		for (j = 0; j < 256; j++) {
+			for (k = 0; k < G_N_ELEMENTS(tails); k++) {
+				buf[0] = (unsigned char)i;
+				buf[1] = (unsigned char)j;
+				buf[2] = buf[3] = 0x80;
+				buf[k % 2 + 2] = tails[k];
+				check_utf8((const char *)buf, 3);
+				check_utf8((const char *)buf, 4);
+			}
+		}
+	}
+	for (i = 0; i < 20000; i++) {
+		g_string_truncate(text, 0);
+		for (j = 0; j < 1 + i % 24; j++) {
+			k = pick(&seed, G_N_ELEMENTS(bits));
+			g_string_append_len(text, bits[k].s, bits[k].len);
+		}
+		for (off = 0; off < 4 && off < text->len; off++)
+			check_utf8(text->str + off, text->len - off);
+	}
+	test_end();
+	g_string_free(text, TRUE);
+}
+
 /* Asserts that ct answers as GMime's own parse of value does. */
 static void
 check_ctype(const struct mime_ctype *ct, GMimeContentType *gm)
@@ -924,6 +1022,7 @@ main(void)
 	test_header_rfc2047();
 	test_header_unfold();
 	test_iso2022jp();
+	test_utf8();
 	test_report_set();
 	bounce_shutdown();
 	g_mime_shutdown();
