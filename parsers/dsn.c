@@ -660,8 +660,38 @@ text_adds_nothing(const struct bounce_input *in,
 	return !text_has_ci(in->body, "(in");
 }
 
+/* Fills r's missing address and diagnostic from text, the recipients
+   read from the human-readable part (NULL: reading it adds nothing, see
+   text_adds_nothing()); only is true if r is the report's one
+   recipient.  Then completes its reply code, status and action. */
+static void
+fill_rcpt(struct bounce_rcpt *r, const struct bounce_report *text, bool only)
+{
+	struct bounce_rcpt *t = NULL;
+
+	if (r->recipient == NULL && r->original_recipient != NULL)
+		r->recipient = g_strdup(r->original_recipient);
+	if (r->recipient == NULL && text != NULL && text->rcpts->len == 1 &&
+	    only)
+		r->recipient = g_strdup(
+		    ((struct bounce_rcpt *)g_ptr_array_index(text->rcpts, 0))
+			->recipient);
+	if (text != NULL)
+		t = report_find_rcpt(text, r->recipient);
+	if (t != NULL && t->diagnostic != NULL &&
+	    (r->diagnostic == NULL || *r->diagnostic == '\0'))
+		report_set(&r->diagnostic, t->diagnostic);
+	else if (t != NULL)
+		add_command_note(r, t->diagnostic);
+	if (r->replycode[0] == '\0' && r->diagnostic != NULL)
+		report_set_replycode(r, r->diagnostic);
+	sharpen_status(r);
+	infer_action(r);
+}
+
 /* Fills recipients' missing address and diagnostic from the
-   human-readable part. */
+   human-readable part, which is read only if that can change something
+   (a report of no recipients read stands for it otherwise). */
 static void
 fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 {
@@ -677,34 +707,16 @@ fill_from_text(const struct bounce_input *in, struct bounce_report *report)
 					  "Below is a copy of the original",
 					  NULL};
 	struct textscan_spec spec = {NULL, false, end, NULL};
-	struct bounce_report *text = report_new();
+	struct bounce_report *text = NULL;
 	guint i;
 
-	if (!text_adds_nothing(in, report))
+	if (!text_adds_nothing(in, report)) {
+		text = report_new();
 		textscan_recipients(in->body, &spec, text);
-	for (i = 0; i < report->rcpts->len; i++) {
-		struct bounce_rcpt *r = g_ptr_array_index(report->rcpts, i);
-		struct bounce_rcpt *t;
-
-		if (r->recipient == NULL && r->original_recipient != NULL)
-			r->recipient = g_strdup(r->original_recipient);
-		if (r->recipient == NULL && text->rcpts->len == 1 &&
-		    report->rcpts->len == 1)
-			r->recipient =
-			    g_strdup(((struct bounce_rcpt *)g_ptr_array_index(
-					  text->rcpts, 0))
-					 ->recipient);
-		t = report_find_rcpt(text, r->recipient);
-		if (t != NULL && t->diagnostic != NULL &&
-		    (r->diagnostic == NULL || *r->diagnostic == '\0'))
-			report_set(&r->diagnostic, t->diagnostic);
-		else if (t != NULL)
-			add_command_note(r, t->diagnostic);
-		if (r->replycode[0] == '\0' && r->diagnostic != NULL)
-			report_set_replycode(r, r->diagnostic);
-		sharpen_status(r);
-		infer_action(r);
 	}
+	for (i = 0; i < report->rcpts->len; i++)
+		fill_rcpt(g_ptr_array_index(report->rcpts, i), text,
+			  report->rcpts->len == 1);
 	report_free(&text);
 }
 
