@@ -159,6 +159,30 @@ find_ci_naive(const char *hay, const char *needle)
 	return n == 0 ? hay : NULL;
 }
 
+/* True if any needle of the NULL-terminated list occurs in text, by the
+   naive reference. */
+static bool
+has_any_naive(const char *text, const char *const *needles)
+{
+	for (; *needles != NULL; needles++)
+		if (find_ci_naive(text, *needles) != NULL)
+			return true;
+	return false;
+}
+
+/* Checks the line search, the substring search (of the first needle) and
+   the any-needle search of text against the references. */
+static void
+assert_searches_agree(const char *text, const char *const *needles)
+{
+	test_assert(text_first_line_with_any(text, needles) ==
+		    first_line_by_line(text, needles));
+	test_assert(text_find_ci(text, needles[0]) ==
+		    find_ci_naive(text, needles[0]));
+	test_assert(text_has_any_ci(text, needles) ==
+		    has_any_naive(text, needles));
+}
+
 /* The searches against line-by-line and naive references over random
    texts of short words, case variants, blanks and line breaks. */
 static void
@@ -181,25 +205,8 @@ test_search_random(void)
 		for (j = 0; j < i % 14; j++)
 			g_string_append(text,
 					bits[pick(&seed, G_N_ELEMENTS(bits))]);
-		for (k = 0; k < G_N_ELEMENTS(needles); k++) {
-			test_assert(text_first_line_with_any(text->str,
-							     needles[k]) ==
-				    first_line_by_line(text->str, needles[k]));
-			test_assert(text_find_ci(text->str, needles[k][0]) ==
-				    find_ci_naive(text->str, needles[k][0]));
-			test_assert(text_has_any_ci(text->str, needles[k]) ==
-				    (first_line_by_line(text->str,
-							needles[k]) != NULL ||
-				     find_ci_naive(text->str, needles[k][0]) !=
-					 NULL ||
-				     (needles[k][1] != NULL &&
-				      find_ci_naive(text->str, needles[k][1]) !=
-					  NULL) ||
-				     (needles[k][1] != NULL &&
-				      needles[k][2] != NULL &&
-				      find_ci_naive(text->str, needles[k][2]) !=
-					  NULL)));
-		}
+		for (k = 0; k < G_N_ELEMENTS(needles); k++)
+			assert_searches_agree(text->str, needles[k]);
 	}
 	test_end();
 	g_string_free(text, TRUE);
@@ -229,22 +236,8 @@ test_search_random_long(void)
 		for (j = 0; j < 40 + i % 120; j++)
 			g_string_append(text,
 					bits[pick(&seed, G_N_ELEMENTS(bits))]);
-		for (k = 0; k < G_N_ELEMENTS(needles); k++) {
-			test_assert(
-			    text_first_line_with_any(text->str, needles[k]) ==
-			    first_line_by_line(text->str, needles[k]));
-			test_assert(text_find_ci(text->str, needles[k][0]) ==
-				    find_ci_naive(text->str, needles[k][0]));
-			test_assert(
-			    text_has_any_ci(text->str, needles[k]) ==
-			    (find_ci_naive(text->str, needles[k][0]) != NULL ||
-			     (needles[k][1] != NULL &&
-			      find_ci_naive(text->str, needles[k][1]) !=
-				  NULL) ||
-			     (needles[k][1] != NULL && needles[k][2] != NULL &&
-			      find_ci_naive(text->str, needles[k][2]) !=
-				  NULL)));
-		}
+		for (k = 0; k < G_N_ELEMENTS(needles); k++)
+			assert_searches_agree(text->str, needles[k]);
 	}
 	test_end();
 	g_string_free(text, TRUE);
