@@ -12,6 +12,7 @@
 #ifndef BOUNCED_TEST_H
 #define BOUNCED_TEST_H
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,7 +61,7 @@ test_check_str(const char *got, const char *want, const char *file, int line)
 	    (got != NULL && want != NULL && strcmp(got, want) == 0))
 		return;
 	snprintf(buf, sizeof(buf), "got \"%s\", want \"%s\"",
-	    got ? got : "(null)", want ? want : "(null)");
+		 got ? got : "(null)", want ? want : "(null)");
 	test_fail(file, line, buf);
 }
 
@@ -77,10 +78,31 @@ test_check_int(long got, long want, const char *file, int line)
 }
 
 #define test_assert(expr) test_check((expr), __FILE__, __LINE__, #expr)
-#define test_assert_str(got, want) \
+#define test_assert_str(got, want)                                             \
 	test_check_str((got), (want), __FILE__, __LINE__)
-#define test_assert_int(got, want) \
+#define test_assert_int(got, want)                                             \
 	test_check_int((long)(got), (long)(want), __FILE__, __LINE__)
+
+/* Returns a pseudo-random number below n, advancing *seed (a plain
+   linear congruential step: the tests want repeatable cases, not good
+   randomness). */
+static inline size_t
+test_pick(guint32 *seed, size_t n)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) % n;
+}
+
+/* Appends count of the n pieces to out, each picked by test_pick(). */
+static inline void
+test_append_pieces(GString *out, const char *const *pieces, size_t n,
+		   size_t count, guint32 *seed)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		g_string_append(out, pieces[test_pick(seed, n)]);
+}
 
 /* Returns the process exit status and prints the totals. */
 static inline int

@@ -376,14 +376,6 @@ test_mime_fields(void)
 
 /* Asserts that a Subject field with value comes out of
    mime_headers_value() as GMime decodes it. */
-/* Returns a pseudo-random index below n, advancing *seed. */
-static size_t
-pick(guint32 *seed, size_t n)
-{
-	*seed = *seed * 1103515245 + 12345;
-	return (*seed >> 8) % n;
-}
-
 static void
 check_header_value(GMimeParserOptions *options, const char *value)
 {
@@ -522,16 +514,16 @@ test_iso_date(void)
 		char *got, *want;
 
 		g_string_assign(date, i % 3 ? "" : " ");
-		g_string_append(date, wdays[pick(&seed, G_N_ELEMENTS(wdays))]);
-		g_string_append(date, days[pick(&seed, G_N_ELEMENTS(days))]);
-		g_string_append(date, seps[pick(&seed, i % 5 ? 1 : 4)]);
-		g_string_append(date, months[pick(&seed, G_N_ELEMENTS(months))]);
-		g_string_append(date, seps[pick(&seed, i % 7 ? 1 : 4)]);
-		g_string_append(date, years[pick(&seed, G_N_ELEMENTS(years))]);
+		g_string_append(date, wdays[test_pick(&seed, G_N_ELEMENTS(wdays))]);
+		g_string_append(date, days[test_pick(&seed, G_N_ELEMENTS(days))]);
+		g_string_append(date, seps[test_pick(&seed, i % 5 ? 1 : 4)]);
+		g_string_append(date, months[test_pick(&seed, G_N_ELEMENTS(months))]);
+		g_string_append(date, seps[test_pick(&seed, i % 7 ? 1 : 4)]);
+		g_string_append(date, years[test_pick(&seed, G_N_ELEMENTS(years))]);
 		g_string_append_c(date, ' ');
-		g_string_append(date, times[pick(&seed, G_N_ELEMENTS(times))]);
-		g_string_append(date, seps[pick(&seed, i % 11 ? 1 : 4)]);
-		g_string_append(date, zones[pick(&seed, G_N_ELEMENTS(zones))]);
+		g_string_append(date, times[test_pick(&seed, G_N_ELEMENTS(times))]);
+		g_string_append(date, seps[test_pick(&seed, i % 11 ? 1 : 4)]);
+		g_string_append(date, zones[test_pick(&seed, G_N_ELEMENTS(zones))]);
 		got = dsn_iso_date(date->str);
 		want = gmime_iso_date(date->str);
 		test_assert_str(got, want);
@@ -570,7 +562,7 @@ test_header_unfold(void)
 	GMimeParserOptions *options = bounce_parser_options();
 	GString *value = g_string_new(NULL);
 	guint32 seed = 5;
-	size_t i, j;
+	size_t i;
 
 	test_begin("field values unfold as GMime does");
 	for (i = 0; i < 5000; i++) {
@@ -578,9 +570,8 @@ test_header_unfold(void)
 		char *text, *unfolded, *want;
 
 		g_string_truncate(value, 0);
-		for (j = 0; j < 1 + i % 10; j++)
-			g_string_append(value,
-					bits[pick(&seed, G_N_ELEMENTS(bits))]);
+		test_append_pieces(value, bits, G_N_ELEMENTS(bits), 1 + i % 10,
+				   &seed);
 		text = g_strdup_printf("X:%s\n", value->str);
 		h = mime_headers_parse(text, strlen(text), options);
 		unfolded = g_mime_utils_header_unfold(value->str);
@@ -655,19 +646,19 @@ test_header_rfc2047(void)
 		for (j = 0; j < 1 + i % 6; j++) {
 			if (j > 0 || i % 4 == 0)
 				g_string_append(
-				    text, seps[pick(&seed, G_N_ELEMENTS(seps))]);
+				    text, seps[test_pick(&seed, G_N_ELEMENTS(seps))]);
 			if (i % 3 == 2)
 				g_string_append(
 				    text,
-				    simple[pick(&seed, G_N_ELEMENTS(simple))]);
+				    simple[test_pick(&seed, G_N_ELEMENTS(simple))]);
 			else
 				g_string_append(
-				    text, words[pick(&seed, i % 3 == 0
+				    text, words[test_pick(&seed, i % 3 == 0
 								? G_N_ELEMENTS(words)
 								: 12)]);
 		}
 		if (i % 5 == 0)
-			g_string_append(text, seps[pick(&seed, 5)]);
+			g_string_append(text, seps[test_pick(&seed, 5)]);
 		check_header_value(options, text->str);
 	}
 	test_end();
@@ -735,7 +726,7 @@ test_iso2022jp(void)
 	GString *text = g_string_new(NULL);
 	guint32 seed = 13;
 	int c1, c2;
-	size_t i, j;
+	size_t i;
 
 	test_begin("ISO-2022-JP converts as iconv does");
 	for (c1 = 0x21; c1 <= 0x7e; c1++) {
@@ -747,9 +738,8 @@ test_iso2022jp(void)
 	}
 	for (i = 0; i < 20000; i++) {
 		g_string_truncate(text, 0);
-		for (j = 0; j < 1 + i % 12; j++)
-			g_string_append(text,
-					bits[pick(&seed, G_N_ELEMENTS(bits))]);
+		test_append_pieces(text, bits, G_N_ELEMENTS(bits), 1 + i % 12,
+				   &seed);
 		check_iso2022jp(text->str, text->len);
 	}
 	test_end();
@@ -844,7 +834,7 @@ test_utf8(void)
 	for (i = 0; i < 20000; i++) {
 		g_string_truncate(text, 0);
 		for (j = 0; j < 1 + i % 24; j++) {
-			k = pick(&seed, G_N_ELEMENTS(bits));
+			k = test_pick(&seed, G_N_ELEMENTS(bits));
 			g_string_append_len(text, bits[k].s, bits[k].len);
 		}
 		for (off = 0; off < 4 && off < text->len; off++)

@@ -94,19 +94,18 @@ test_has_8bit(void)
 static void
 test_dsn_fields(void)
 {
-	static const char text[] =
-	    "Reporting-MTA: dns; mx.example.jp\r\n"
-	    "\r\n"
-	    "Final-Recipient: rfc822; a@B.example.jp\r\n"
-	    "X-Unknown: 1\r\n"
-	    "  Status: 4.4.4\r\n"
-	    "Action : Failed\r\n"
-	    "Status: 5.1.1\r\n"
-	    "Diagnostic-Code: smtp; 550\r\n"
-	    "\t user unknown\r\n"
-	    "\r\n"
-	    "Final-Recipient: rfc822; c@d.example.jp\n"
-	    "Status: 4.2.2";
+	static const char text[] = "Reporting-MTA: dns; mx.example.jp\r\n"
+				   "\r\n"
+				   "Final-Recipient: rfc822; a@B.example.jp\r\n"
+				   "X-Unknown: 1\r\n"
+				   "  Status: 4.4.4\r\n"
+				   "Action : Failed\r\n"
+				   "Status: 5.1.1\r\n"
+				   "Diagnostic-Code: smtp; 550\r\n"
+				   "\t user unknown\r\n"
+				   "\r\n"
+				   "Final-Recipient: rfc822; c@d.example.jp\n"
+				   "Status: 4.2.2";
 	struct bounce_report *r = report_new();
 	struct bounce_rcpt *a, *c;
 
@@ -123,14 +122,6 @@ test_dsn_fields(void)
 	test_assert_str(c->status, "4.2.2");
 	report_free(&r);
 	test_end();
-}
-
-/* A pseudo-random index below n, advancing *seed. */
-static size_t
-pick(guint32 *seed, size_t n)
-{
-	*seed = *seed * 1103515245 + 12345;
-	return (*seed >> 8) % n;
 }
 
 /* The line-by-line reference of text_first_line_with_any(). */
@@ -188,23 +179,27 @@ assert_searches_agree(const char *text, const char *const *needles)
 static void
 test_search_random(void)
 {
-	static const char *const bits[] = {"ab", "AB", "aB", "b", "a", " ",
+	static const char *const bits[] = {"ab", "AB",   "aB", "b",  "a", " ",
 					   "\n", "\n\n", "ba", "Ba", "x"};
-	static const char *const needles[][4] = {
-	    {"ab", NULL},         {"ba", "xa", NULL}, {"A", NULL},
-	    {"bab", "b a", NULL}, {"", NULL},         {"x", "", NULL},
-	    {"aba", "ABB", "xb", NULL}, {"abx", "a x", NULL},
-	    {"bax", "xab", "b x", NULL}, {"ab ba", NULL}};
+	static const char *const needles[][4] = {{"ab", NULL},
+						 {"ba", "xa", NULL},
+						 {"A", NULL},
+						 {"bab", "b a", NULL},
+						 {"", NULL},
+						 {"x", "", NULL},
+						 {"aba", "ABB", "xb", NULL},
+						 {"abx", "a x", NULL},
+						 {"bax", "xab", "b x", NULL},
+						 {"ab ba", NULL}};
 	GString *text = g_string_new(NULL);
 	guint32 seed = 17;
-	size_t i, j, k;
+	size_t i, k;
 
 	test_begin("line and substring searches agree with naive ones");
 	for (i = 0; i < 20000; i++) {
 		g_string_truncate(text, 0);
-		for (j = 0; j < i % 14; j++)
-			g_string_append(text,
-					bits[pick(&seed, G_N_ELEMENTS(bits))]);
+		test_append_pieces(text, bits, G_N_ELEMENTS(bits), i % 14,
+				   &seed);
 		for (k = 0; k < G_N_ELEMENTS(needles); k++)
 			assert_searches_agree(text->str, needles[k]);
 	}
@@ -221,21 +216,25 @@ test_search_random_long(void)
 {
 	static const char *const bits[] = {
 	    "qu", "QU", "e:", "E", "-", "@", " ", "\n", "e", "t", "\xc3\xa9"};
-	static const char *const needles[][4] = {
-	    {"equ", NULL},           {"ee:", "t-", NULL},
-	    {"te-@", "q", NULL},     {"e\xc3\xa9" "e", NULL},
-	    {"uE:", "tt", NULL},     {"--", "@ ", NULL},
-	    {"e e e", "qUe:", NULL}, {"et@", "-e", "u-", NULL}};
+	static const char *const needles[][4] = {{"equ", NULL},
+						 {"ee:", "t-", NULL},
+						 {"te-@", "q", NULL},
+						 {"e\xc3\xa9"
+						  "e",
+						  NULL},
+						 {"uE:", "tt", NULL},
+						 {"--", "@ ", NULL},
+						 {"e e e", "qUe:", NULL},
+						 {"et@", "-e", "u-", NULL}};
 	GString *text = g_string_new(NULL);
 	guint32 seed = 23;
-	size_t i, j, k;
+	size_t i, k;
 
 	test_begin("searches of long texts agree with naive ones");
 	for (i = 0; i < 4000; i++) {
 		g_string_truncate(text, 0);
-		for (j = 0; j < 40 + i % 120; j++)
-			g_string_append(text,
-					bits[pick(&seed, G_N_ELEMENTS(bits))]);
+		test_append_pieces(text, bits, G_N_ELEMENTS(bits), 40 + i % 120,
+				   &seed);
 		for (k = 0; k < G_N_ELEMENTS(needles); k++)
 			assert_searches_agree(text->str, needles[k]);
 	}
