@@ -18,6 +18,35 @@ addr_ascii_down(char *s)
 		*s = g_ascii_tolower(*s);
 }
 
+/* True if domain is only dot-separated labels of ASCII letters, digits
+   and hyphens that IDNA leaves as they are but for case: 1 to 63 bytes a
+   label, 253 in all, no hyphen first or last in a label nor in its third
+   and fourth places (the form of A-labels, "xn--", which libidn2 decodes
+   and checks).  Most domains are; they need not go through libidn2,
+   which costs microseconds each (tests/test_addr.c checks both ways
+   agree). */
+static bool
+addr_domain_plain(const char *domain)
+{
+	size_t label = 0, n;
+	const char *p;
+
+	for (p = domain, n = 0; *p != '\0'; p++, n++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			label = 0;
+		} else if (g_ascii_isalnum(*p) ||
+			   (*p == '-' && label != 0 &&
+			    !(label == 3 && p[-1] == '-'))) {
+			if (++label > 63)
+				return false;
+		} else
+			return false;
+	}
+	return n > 0 && n <= 253 && label > 0 && p[-1] != '-';
+}
+
 /* Converts a domain to its lowercase A-label form; NULL if invalid. */
 static char *
 addr_domain_ascii(const char *domain)
@@ -25,6 +54,8 @@ addr_domain_ascii(const char *domain)
 	char *out = NULL, *ret;
 	int rc;
 
+	if (addr_domain_plain(domain))
+		return g_ascii_strdown(domain, -1);
 	rc = idn2_to_ascii_8z(domain, &out, IDN2_NFC_INPUT |
 	    IDN2_NONTRANSITIONAL);
 	if (rc != IDN2_OK) {
@@ -49,6 +80,8 @@ addr_domain_utf8(const char *ascii)
 {
 	char *out = NULL, *ret;
 
+	if (addr_domain_plain(ascii)) /* no A-label: nothing to decode */
+		return g_ascii_strdown(ascii, -1);
 	if (idn2_to_unicode_8z8z(ascii, &out, 0) != IDN2_OK) {
 		idn2_free(out);
 		return g_strdup(ascii);
