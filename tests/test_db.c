@@ -883,6 +883,23 @@ test_garbled(void)
 		test_assert_str(v, want);
 		g_free(want);
 	}
+	/* and equals glib's SHA-256 at every length around its blocks */
+	{
+		char bytes[300];
+		size_t len;
+
+		for (len = 0; len < sizeof(bytes); len++) {
+			char *mine, *glibs;
+
+			bytes[len] = (char)(len * 37 + 11);
+			mine = store_sha256(bytes, len);
+			glibs = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+			    (const guchar *)bytes, len);
+			test_assert_str(mine, glibs);
+			g_free(mine);
+			g_free(glibs);
+		}
+	}
 	g_free(v);
 	g_free(sha);
 	test_end();
