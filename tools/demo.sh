@@ -62,7 +62,7 @@ run() {
 
 # ---------------------------------------------------------------- packages
 PKGS="build-essential autoconf automake libtool pkg-config libgmime-3.0-dev
-libjson-glib-dev libidn2-dev libpq-dev libconfig-dev libetpan-dev
+libjson-glib-dev libidn2-dev libpq-dev libconfig-dev libetpan-dev nettle-dev
 postgresql-15 postgresql-client-15 dovecot-core dovecot-imapd dovecot-lmtpd
 postfix openssl python3 util-linux"
 STEP="installing packages"
