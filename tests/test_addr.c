@@ -132,6 +132,29 @@ test_normalize_random(void)
 	}
 	/* both kinds were tried in numbers */
 	test_assert(valid > 5000 && valid < 25000);
+	/* and around the 253 bytes a domain may have: labels of 63 */
+	for (i = 248; i <= 258; i++) {
+		GString *addr = g_string_new("u@");
+		char *ascii = NULL, *utf8 = NULL, *err = NULL;
+		char *want_ascii = NULL, *want_utf8 = NULL;
+		bool ok;
+
+		while (addr->len - 2 < i)
+			g_string_append_c(addr, (addr->len - 2) % 64 == 63
+						    ? '.' : 'b');
+		ok = reference_normalize(addr->str + 2, &want_ascii,
+					 &want_utf8);
+		test_assert(ok == (i <= 253));
+		test_assert_int(addr_normalize(addr->str, &ascii, &utf8, &err),
+				ok ? 0 : -1);
+		test_assert_str(ascii, want_ascii);
+		g_free(ascii);
+		g_free(utf8);
+		g_free(err);
+		g_free(want_ascii);
+		g_free(want_utf8);
+		g_string_free(addr, TRUE);
+	}
 	test_end();
 }
 
