@@ -27,6 +27,9 @@ struct raw_msg {
 	bool too_large;  /* over max_size: record as unparseable, unfetched */
 	gint64 uidvalidity; /* IMAP cursor of this message; 0 otherwise */
 	gint64 uid;
+	/* The fetcher's own handle of the message, for ack() (pop3: its
+	   message number; maildir: its place in the listing). */
+	gint64 ref;
 	/* Non-NULL: the message is already recorded, with this kind ("dsn",
 	   "none", ...): an earlier ack failed after its COMMIT (or the
 	   folder's UIDVALIDITY changed).  Do not record it again; only ack
@@ -84,7 +87,8 @@ struct fetch_ops {
 	/* Logs out and frees *f; sets it to NULL.  NULL is a no-op. */
 	void (*close)(struct fetch **f);
 	/* true: ack() takes any message lent since open(), not only the
-	   last one (it needs only msg->uid), so the poller may record
+	   last one (it needs only msg->uid or msg->ref, which the poller
+	   keeps with its copy of the message), so the poller may record
 	   several messages in one transaction before it acks them; false:
 	   ack() before the next next(). */
 	bool ack_any;

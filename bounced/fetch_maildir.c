@@ -4,7 +4,9 @@
  * open lists the files of new/ and cur/ (names starting with '.' are
  * skipped), in name order.  The key of a message is its base file name
  * without the ":2,FLAGS" info, which stays the same when a reader moves
- * it from new/ to cur/ or changes its flags.  ack renames it into the
+ * it from new/ to cur/ or changes its flags.  ack (of any message
+ * lent, by its place in the listing: the poller records several in one
+ * transaction before it acks them) renames it into the
  * Maildir++ sub-folder of its destination ("bounced/processed" is
  * PATH/.bounced.processed/cur/, the folder an IMAP server such as Dovecot
  * shows under that name), keeping its flags; action "flag" marks it seen
@@ -32,6 +34,14 @@ struct fetch {
 	char *data;
 	char *key;
 };
+
+/* The path of the message lent as msg; g_free. */
+static char *
+maildir_path_of(const struct fetch *f, const struct raw_msg *msg)
+{
+	return g_build_filename(f->mbox->path,
+				g_ptr_array_index(f->files, msg->ref), NULL);
+}
 
 /* The info part of a file name ("2,FS"), or "" when it has none. */
 static const char *
@@ -151,6 +161,7 @@ maildir_next(struct fetch *f, struct raw_msg *msg, char **error_r)
 		f->path = g_build_filename(f->mbox->path, rel, NULL);
 		f->key = g_strndup(base, strcspn(base, ":"));
 		msg->key = f->key;
+		msg->ref = f->pos - 1;
 		if ((r = maildir_read(f, msg, error_r)) != 0)
 			return r;
 	}
@@ -222,38 +233,40 @@ static int
 maildir_ack(struct fetch *f, const struct raw_msg *msg, enum fetch_dest dest,
 	    char **error_r)
 {
-	const char *base = strrchr(f->path, '/') + 1;
-	char *dir = NULL, *name, *to;
+	char *path = maildir_path_of(f, msg), *dir = NULL, *name, *to;
+	const char *base = strrchr(path, '/') + 1;
 	int ret;
 
 	if (f->mbox->action == CONFIG_ACTION_DELETE &&
 	    dest == FETCH_PROCESSED) {
-		if (unlink(f->path) == 0 || errno == ENOENT)
-			return 0;
-		*error_r = g_strdup_printf("maildir: cannot delete %s: %s",
-					   f->path, g_strerror(errno));
-		return -1;
+		ret = unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+		if (ret < 0)
+			*error_r = g_strdup_printf("maildir: cannot delete "
+						   "%s: %s",
+						   path, g_strerror(errno));
+		g_free(path);
+		return ret;
 	}
 	if (f->mbox->action == CONFIG_ACTION_FLAG) {
 		dir = g_strdup(f->mbox->path);
-		name = maildir_flagged(base, f->key,
+		name = maildir_flagged(base, msg->key,
 				       dest == FETCH_UNPARSEABLE ? "FS" : "S");
-	} else {
-		if ((dir = maildir_folder(f, dest, error_r)) == NULL)
-			return -1;
+	} else if ((dir = maildir_folder(f, dest, error_r)) == NULL) {
+		g_free(path);
+		return -1;
+	} else
 		name = *maildir_info(base) != '\0'
 			   ? g_strdup(base)
 			   : g_strconcat(base, ":2,", NULL);
-	}
 	to = g_build_filename(dir, "cur", name, NULL);
-	ret = rename(f->path, to);
+	ret = rename(path, to);
 	if (ret < 0)
 		*error_r = g_strdup_printf("maildir: cannot move %s to %s: %s",
-					   f->path, to, g_strerror(errno));
+					   path, to, g_strerror(errno));
 	g_free(to);
 	g_free(name);
 	g_free(dir);
-	(void)msg;
+	g_free(path);
 	return ret < 0 ? -1 : 0;
 }
 
@@ -274,5 +287,5 @@ maildir_close(struct fetch **fp)
 
 const struct fetch_ops fetch_maildir_ops = {
     "maildir", maildir_open, maildir_next, maildir_ack, NULL, maildir_close,
-    false,
+    true,
 };

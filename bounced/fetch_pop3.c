@@ -15,12 +15,13 @@
  * path or a log line unchecked.
  * next: RETR, one message at a time (the buffer is freed with
  * mailpop3_retr_free); a message over max_size is lent without a body.
- * ack: after COMMIT, DELE only when the action is "delete" and the
- * message is a recognised bounce (the deletion takes effect at QUIT,
- * RFC 1939 6); for every other action or kind nothing is changed on the
- * server, and the next poll skips the message by its UIDL.  A recorded
- * bounce still on the server with action "delete" (its QUIT was lost in
- * a crash) is deleted at the next open.
+ * ack: after COMMIT of the batch the message was recorded in (any
+ * message of the session: by its number), DELE only when the action is
+ * "delete" and the message is a recognised bounce (the deletion takes
+ * effect at QUIT, RFC 1939 6); for every other action or kind nothing
+ * is changed on the server, and the next poll skips the message by its
+ * UIDL.  A recorded bounce still on the server with action "delete" (its
+ * QUIT was lost in a crash) is deleted at the next open.
  *
  * Ownership (STYLE.md): the carray of mailpop3_list() belongs to the
  * session; we copy what we keep.  The protocol logger is never enabled
@@ -51,7 +52,6 @@ struct fetch {
 	GArray *msgs; /* struct pop3_msg, in message-number order */
 	guint pos;    /* next msgs index to lend */
 	char *data;   /* body lent last (mailpop3_retr_free) */
-	unsigned cur; /* message number lent last */
 };
 
 /* What a libetpan error code means, for the log. */
@@ -337,7 +337,7 @@ pop3_next(struct fetch *f, struct raw_msg *msg, char **error_r)
 	if (f->pos >= f->msgs->len)
 		return 0;
 	m = &g_array_index(f->msgs, struct pop3_msg, f->pos++);
-	f->cur = m->index;
+	msg->ref = m->index;
 	msg->key = m->key;
 	msg->size = m->size;
 	if (m->size > f->max_size) {
@@ -360,10 +360,10 @@ pop3_ack(struct fetch *f, const struct raw_msg *msg, enum fetch_dest dest,
 {
 	int r;
 
-	(void)msg;
 	if (f->mbox->action != CONFIG_ACTION_DELETE || dest != FETCH_PROCESSED)
 		return 0; /* skipped by its UIDL from now on */
-	if ((r = mailpop3_dele(f->pop, f->cur)) != MAILPOP3_NO_ERROR)
+	if ((r = mailpop3_dele(f->pop, (unsigned)msg->ref)) !=
+	    MAILPOP3_NO_ERROR)
 		return pop3_fail(f, "DELE", r, error_r);
 	return 0;
 }
@@ -393,5 +393,5 @@ pop3_close(struct fetch **fp)
 }
 
 const struct fetch_ops fetch_pop3_ops = {
-    "pop3", pop3_open, pop3_next, pop3_ack, NULL, pop3_close, false,
+    "pop3", pop3_open, pop3_next, pop3_ack, NULL, pop3_close, true,
 };

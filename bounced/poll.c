@@ -5,10 +5,11 @@
  * bounce_parse() turns them into a report, store_record_batch() writes
  * the messages, their results, the rule's changes, the outbox and the
  * cursor in one transaction (a batch of up to batch_size messages when
- * the fetcher can ack later, IMAP; else one), and only after COMMIT the
- * fetcher acks each message (moves or flags it).  Batches are recorded
- * by the recorder thread (recorder.h) while the next one is fetched and
- * parsed here; at most one is in flight.  A batch that fails is recorded
+ * the fetcher can ack later, as all three do; else one), and only after
+ * COMMIT the fetcher acks each message (moves or flags it).  A message
+ * over POLL_COPY_MAX is recorded alone, before the next.  Batches are
+ * recorded by the recorder thread (recorder.h) while the next one is
+ * fetched and parsed here; at most one is in flight.  A batch that fails is recorded
  * again one message at a time, so only a bad message stays.  A message
  * the fetcher lends as already recorded (its ack failed after an earlier
  * COMMIT, or it came back under a new UIDVALIDITY) is only acked.

@@ -44,7 +44,7 @@ struct bounced_mailbox {
 	char *unparseable_folder; /* default "bounced/unparseable" */
 	enum config_action action;
 	int poll_interval; /* seconds */
-	int batch_size;    /* messages per fetch */
+	int batch_size;    /* messages per transaction (and IMAP fetch) */
 	int lease_seconds; /* how long this mailbox's lease lasts */
 	bool idle;         /* imap: wait in IDLE between polls if offered */
 };

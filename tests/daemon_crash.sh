@@ -64,7 +64,9 @@ for f in $(ls "$FIX"/postfix/*.eml "$FIX"/exim/*.eml | LC_ALL=C sort | head -4);
 	i=$((i + 1))
 done
 same "messages written" "$TOTAL" "$(ls "$MD/new" | wc -l | tr -d ' ')"
-printf 'log = "stderr";\nshops = ( { id = "shop1"; name = "Shop 1"; mailboxes = (\n{ name = "crash"; protocol = "maildir"; path = "%s"; poll_interval = 10; }\n); } );\n' \
+# batches of 10 messages (one transaction each), so that each kill,
+# which waits for some progress, leaves work for the next instance
+printf 'log = "stderr";\nshops = ( { id = "shop1"; name = "Shop 1"; mailboxes = (\n{ name = "crash"; protocol = "maildir"; path = "%s"; poll_interval = 10; batch_size = 10; }\n); } );\n' \
     "$MD" >"$T/bounced.conf"
 
 # kill -9 a moment after the instance made progress, restart, again

@@ -8,8 +8,8 @@
 #     message is recorded exactly once and moved, none lost;
 #   - an ack that fails after the COMMIT (the processed folder cannot be
 #     created, DELE refused) over IMAP, Maildir and POP3: that cycle ends
-#     at the first such message (IMAP: the first batch, recorded
-#     together), and the next poll finds them again as already recorded
+#     at the first such message (after the batch it was recorded with),
+#     and the next poll finds them again as already recorded
 #     and acks them then, with no second row;
 #   - a folder deleted and created again (a new UIDVALIDITY) with the same
 #     messages in it: the cursor is reset, the new UIDVALIDITY recorded,
@@ -173,9 +173,9 @@ conf "$T/md.conf" "{ name = \"local\"; protocol = \"maildir\"; path = \"$T/md\";
 fill "$T/md" 3001 3002
 : >"$T/md/.bounced.processed"
 check "maildir: move fails after the COMMIT" 1 "recorded but not moved" "$BD" --once -c "$T/md.conf"
-same "maildir: the first recorded, the cycle ended" 1 "$(sql "SELECT count(*) FROM messages WHERE mailbox_id = 'local'")"
+same "maildir: the batch recorded, the cycle ended" 2 "$(sql "SELECT count(*) FROM messages WHERE mailbox_id = 'local'")"
 rm -f "$T/md/.bounced.processed"
-check "maildir: acked at the next poll" 0 "shop1/local: 2 messages: 1 recorded, 1 already recorded, 0 failed" \
+check "maildir: acked at the next poll" 0 "shop1/local: 2 messages: 0 recorded, 2 already recorded, 0 failed" \
     "$BD" --once -c "$T/md.conf"
 same "maildir: no second row" 2 "$(sql "SELECT count(*) FROM messages WHERE mailbox_id = 'local'")"
 same "maildir: moved now" 2 "$(files "$T/md/.bounced.processed")"
