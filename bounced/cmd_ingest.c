@@ -5,7 +5,9 @@
  *
  * Each file is one message, recorded under mailbox "ingest" of shop S
  * (or of no shop) with the key "sha256:HEX", so ingesting the same file
- * twice is a no-op.  A message that cannot be parsed is still recorded,
+ * twice is a no-op.  Files are recorded INGEST_BATCH to a transaction
+ * (one by one when a batch fails, to name the file at fault), in order;
+ * the first file that cannot be read or recorded stops the command.  A message that cannot be parsed is still recorded,
  * with its error.  Exit status: 0 every message recorded (or already
  * recorded), 1 some could not be read or recorded, 2 bad usage.
  *
@@ -37,40 +39,125 @@ static const char ingest_usage[] =
     "domains match, else to S.  Recording the same message again does\n"
     "nothing.  Common options: --db CONNINFO, -c FILE.\n";
 
-static int
-ingest_one(struct cmd_ctx *ctx, struct store *store, const char *shop,
-	   const char *path, const struct bounce_options *opts)
-{
-	struct store_source src = {shop, "ingest", "ingest", NULL, 0, 0};
-	struct store_outcome out = {0};
-	struct bounce_report *report;
-	char *buf = NULL, *error = NULL;
-	size_t len = 0;
-	int ret;
+/* Files are recorded together, one transaction for up to this many or
+   this many bytes. */
+#define INGEST_BATCH       100
+#define INGEST_BATCH_BYTES ((size_t)8 * 1024 * 1024)
 
-	(void)ctx;
-	if (cmd_read_file(path, &buf, &len) < 0)
-		return -1;
-	report = bounce_parse(buf, len, opts);
-	ret = store_record(store, &src, buf, len, report, &out, &error);
-	if (ret < 0) {
-		fprintf(stderr, "bouncectl: %s: not recorded: %s\n", path,
-			error);
-		g_free(error);
-	} else if (out.duplicate)
+/* A file read and parsed, waiting for its transaction. */
+struct ingest_file {
+	const char *path; /* borrowed from argv */
+	char *buf;
+	size_t len;
+	struct bounce_report *report;
+};
+
+/* Prints what recording path did. */
+static void
+ingest_print(const char *path, const struct bounce_report *report,
+	     const struct store_outcome *out)
+{
+	if (out->duplicate)
 		printf("%s: already recorded\n", path);
 	else if (report->kind == BOUNCE_KIND_ERROR)
 		printf("%s: kept unparsed (message %" G_GINT64_FORMAT "): %s\n",
-		       path, out.message_id, report->error);
+		       path, out->message_id, report->error);
 	else
 		printf("%s: %s, shop %s, %u result%s, %u counted, %u "
 		       "suppressed, %u shop alert%s\n",
-		       path, store_kind_name(report->kind), out.shop_id,
-		       out.results, out.results == 1 ? "" : "s", out.counted,
-		       out.suppressed, out.alerts, out.alerts == 1 ? "" : "s");
-	store_outcome_clear(&out);
-	report_free(&report);
-	g_free(buf);
+		       path, store_kind_name(report->kind), out->shop_id,
+		       out->results, out->results == 1 ? "" : "s",
+		       out->counted, out->suppressed, out->alerts,
+		       out->alerts == 1 ? "" : "s");
+}
+
+/* Records files[0..n-1] (emptied here) in one transaction; when that
+   fails, one by one, so that the first file at fault is named.  Returns
+   0, or -1 when a file was not recorded (on stderr; those after it are
+   not tried). */
+static int
+ingest_batch(struct store *store, const char *shop, GArray *files)
+{
+	guint n = files->len, i;
+	struct store_input *in = g_new0(struct store_input, n);
+	char *error = NULL;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct ingest_file *f =
+		    &g_array_index(files, struct ingest_file, i);
+		struct store_input one = {
+		    {shop, "ingest", "ingest", NULL, 0, 0}, f->buf, f->len,
+		    f->report, {0}};
+
+		in[i] = one;
+	}
+	if (n > 0 && store_record_batch(store, in, n, &error) == 0) {
+		for (i = 0; i < n; i++)
+			ingest_print(
+			    g_array_index(files, struct ingest_file, i).path,
+			    in[i].report, &in[i].out);
+	} else
+		for (i = 0; i < n && ret == 0; i++) {
+			const char *path =
+			    g_array_index(files, struct ingest_file, i).path;
+
+			g_clear_pointer(&error, g_free);
+			if (store_record(store, &in[i].src, in[i].raw,
+					 in[i].len, in[i].report, &in[i].out,
+					 &error) == 0)
+				ingest_print(path, in[i].report, &in[i].out);
+			else {
+				fprintf(stderr,
+					"bouncectl: %s: not recorded: %s\n",
+					path, error);
+				ret = -1;
+			}
+		}
+	g_free(error);
+	for (i = 0; i < n; i++) {
+		struct ingest_file *f =
+		    &g_array_index(files, struct ingest_file, i);
+
+		store_outcome_clear(&in[i].out);
+		report_free(&f->report);
+		g_free(f->buf);
+	}
+	g_free(in);
+	g_array_set_size(files, 0);
+	return ret;
+}
+
+/* Reads, parses and records the files of paths[0..n-1] in batches.
+   Returns 0, or -1 at the first file that could not be read or recorded
+   (the files before it are recorded; those after it are not tried). */
+static int
+ingest_files(struct store *store, const char *shop, char **paths, int n,
+	     const struct bounce_options *opts)
+{
+	GArray *files = g_array_new(FALSE, FALSE, sizeof(struct ingest_file));
+	size_t bytes = 0;
+	int i, ret = 0;
+
+	for (i = 0; i < n && ret == 0; i++) {
+		struct ingest_file f = {paths[i], NULL, 0, NULL};
+
+		if (cmd_read_file(f.path, &f.buf, &f.len) < 0) {
+			ret = -1;
+			break;
+		}
+		f.report = bounce_parse(f.buf, f.len, opts);
+		g_array_append_val(files, f);
+		bytes += f.len;
+		if (files->len >= INGEST_BATCH || bytes >= INGEST_BATCH_BYTES) {
+			ret = ingest_batch(store, shop, files);
+			bytes = 0;
+		}
+	}
+	/* what was read before a file that could not be is still recorded */
+	if (ingest_batch(store, shop, files) < 0)
+		ret = -1;
+	g_array_unref(files);
 	return ret;
 }
 
@@ -86,7 +173,7 @@ cmd_ingest(int argc, char **argv)
 	struct cmd_ctx ctx = {0};
 	struct store *store = NULL;
 	char *error = NULL;
-	int c, i, bad = 0, ret = 0;
+	int c, bad = 0, ret = 0;
 
 	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -120,9 +207,9 @@ cmd_ingest(int argc, char **argv)
 		g_free(error);
 		ret = 1;
 	}
-	for (i = optind; ret == 0 && i < argc; i++)
-		if (ingest_one(&ctx, store, shop, argv[i], &opts) < 0)
-			ret = 1;
+	if (ret == 0 &&
+	    ingest_files(store, shop, argv + optind, argc - optind, &opts) < 0)
+		ret = 1;
 	store_free(&store);
 	cmd_close(&ctx);
 	return ret;

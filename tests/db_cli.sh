@@ -67,6 +67,26 @@ check "ingest empty" 0 "kept unparsed" \
 check "unparsed stored" 0 "1" sql \
     "SELECT count(*) FROM messages WHERE kind = 'error' AND parse_error <> '' AND shop_id = '_unattributed'"
 check "ingest missing file" 1 "No such file" "$BC" ingest /nonexistent.eml
+# 250 new messages in one command (three transactions), the first again
+# at the end: one line each, in order, the last a replay
+mkdir "$T/many"
+first=$(ls "$FIX"/*.eml | head -1)
+i=0
+while [ $i -lt 250 ]; do
+	{ echo "X-Ingest-Seq: $i"; cat "$first"; } >"$T/many/$(printf %03d $i).eml"
+	i=$((i + 1))
+done
+check "ingest 250 files" 0 "" "$BC" ingest --shop shop1 "$T"/many/*.eml "$T/many/000.eml"
+same "one line per file, in order" "$(ls "$T"/many/*.eml; echo "$T/many/000.eml")" \
+    "$(cut -d: -f1 "$T/out")"
+same "the last one a replay" "$T/many/000.eml: already recorded" "$(tail -1 "$T/out")"
+same "250 rows" 250 "$(sql "SELECT count(*) FROM messages WHERE raw LIKE 'X-Ingest-Seq:%'")"
+# a file that cannot be read stops the command after the ones before it
+for i in 1 2 3; do { echo "X-Ingest-Stop: $i"; cat "$first"; } >"$T/stop$i.eml"; done
+check "ingest stops at a missing file" 1 "No such file" \
+    "$BC" ingest --shop shop1 "$T/stop1.eml" "$T/stop2.eml" /nonexistent.eml "$T/stop3.eml"
+same "the files before it recorded, not the one after" 2 \
+    "$(sql "SELECT count(*) FROM messages WHERE raw LIKE 'X-Ingest-Stop:%'")"
 
 check "lookup" 0 "au-unknown@ezweb.ne.jp" \
     "$BC" lookup --order ORD-2026-000119
