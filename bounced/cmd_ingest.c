@@ -7,9 +7,10 @@
  * (or of no shop) with the key "sha256:HEX", so ingesting the same file
  * twice is a no-op.  Files are recorded INGEST_BATCH to a transaction
  * (one by one when a batch fails, to name the file at fault), in order;
- * the first file that cannot be read or recorded stops the command.  A message that cannot be parsed is still recorded,
- * with its error.  Exit status: 0 every message recorded (or already
- * recorded), 1 some could not be read or recorded, 2 bad usage.
+ * the first file that cannot be read or recorded stops the command.  A
+ * message that cannot be parsed is still recorded, with its error.  Exit
+ * status: 0 every message recorded (or already recorded), 1 some could
+ * not be read or recorded, 2 bad usage.
  *
  * `bouncectl reprocess --shop S --since DATE [--dry-run]` re-parses
  * stored raw mail with the current parser and hands the reports to
