@@ -4,10 +4,10 @@
  * open lists the files of new/ and cur/ (names starting with '.' are
  * skipped), in name order.  The key of a message is its base file name
  * without the ":2,FLAGS" info, which stays the same when a reader moves
- * it from new/ to cur/ or changes its flags.  ack (of any message
- * lent, by its place in the listing: the poller records several in one
- * transaction before it acks them) renames it into the
- * Maildir++ sub-folder of its destination ("bounced/processed" is
+ * it from new/ to cur/ or changes its flags.  ack (of any message lent,
+ * found by its place in the listing: the poller records several in one
+ * transaction before it acks them) renames it into the Maildir++
+ * sub-folder of its destination ("bounced/processed" is
  * PATH/.bounced.processed/cur/, the folder an IMAP server such as Dovecot
  * shows under that name), keeping its flags; action "flag" marks it seen
  * (S, plus F for unparseable mail) in cur/, and such files are skipped by
