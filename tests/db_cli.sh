@@ -34,7 +34,7 @@ check "lookup before migrate" 1 "run 'bouncectl db migrate'" \
 check "migrate with config" 0 "2 shops synchronised" \
     "$BC" db migrate -c "$T/bounced.conf"
 check "migrate again" 0 "0 migrations applied" "$BC" db migrate
-check "status" 0 "database schema version 8, bouncectl knows 8" \
+check "status" 0 "database schema version 9, bouncectl knows 9" \
     "$BC" db status
 check "bad config" 1 "strike_limit: 0 is out of range" sh -c \
     "echo 'shops = ( { id = \"a\"; strike_limit = 0; } );' > $T/bad.conf; \
