@@ -189,10 +189,13 @@ outbox_recent(struct db *db, const char *shop_id, int *failures_r,
 
 	res = db_query(
 	    db, "outbox_recent",
-	    "SELECT count(*) FILTER (WHERE kind = 'failure' AND created_at > "
-	    "now() - interval '1 hour'), floor(extract(epoch FROM now() - "
-	    "max(created_at) FILTER (WHERE kind = 'digest')))::bigint "
-	    "FROM notify_notices WHERE shop_id = $1",
+	    /* two lookups in notify_notices_recent (shop_id, kind,
+	       created_at), not a scan of every notice the shop had */
+	    "SELECT (SELECT count(*) FROM notify_notices WHERE shop_id = $1 "
+	    "AND kind = 'failure' AND created_at > now() - interval "
+	    "'1 hour'), floor(extract(epoch FROM now() - (SELECT "
+	    "max(created_at) FROM notify_notices WHERE shop_id = $1 AND "
+	    "kind = 'digest')))::bigint",
 	    1, params, error_r);
 	if (res == NULL)
 		return -1;
