@@ -13,17 +13,9 @@
 # Skips (77) only when the PostgreSQL binaries are missing.
 set -u
 top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-if [ -z "${PGHOST:-}" ]; then
-	exec "$top_srcdir/tests/pg.sh" run "$0" "$@"
-fi
-BD="$top_builddir/bounced/bounced"
-BC="$top_builddir/bouncectl"
-FIX="$top_srcdir/tests/fixtures"
+. "$top_srcdir/tests/prologue.sh"
 TOTAL=${CRASH_MESSAGES:-2000}
 KILLS=${CRASH_KILLS:-20}
-T=$(mktemp -d) || exit 99
-. "$top_srcdir/tests/lib.sh"
 PID=
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null

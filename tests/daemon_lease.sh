@@ -12,15 +12,7 @@
 # Skips (77) only when the PostgreSQL binaries are missing.
 set -u
 top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-if [ -z "${PGHOST:-}" ]; then
-	exec "$top_srcdir/tests/pg.sh" run "$0" "$@"
-fi
-BD="$top_builddir/bounced/bounced"
-BC="$top_builddir/bouncectl"
-FIX="$top_srcdir/tests/fixtures"
-T=$(mktemp -d) || exit 99
-. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/prologue.sh"
 PIDS=
 cleanup() {
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done

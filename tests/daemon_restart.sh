@@ -17,16 +17,8 @@
 # Skips (77) only when the Dovecot or PostgreSQL binaries are missing.
 set -u
 top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-if [ -z "${PGHOST:-}" ]; then
-	exec "$top_srcdir/tests/pg.sh" run "$0" "$@"
-fi
-BD="$top_builddir/bounced/bounced"
-BC="$top_builddir/bouncectl"
-FIX="$top_srcdir/tests/fixtures"
+. "$top_srcdir/tests/prologue.sh"
 PY=/usr/bin/python3
-T=$(mktemp -d) || exit 99
-. "$top_srcdir/tests/lib.sh"
 DOVECOT_DIR=
 pid=
 fpid=

@@ -6,14 +6,8 @@
 # error messages for a bad connection, a missing shop, a bad address.
 set -u
 top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-if [ -z "${PGHOST:-}" ]; then
-	exec "$top_srcdir/tests/pg.sh" run "$0" "$@"
-fi
-BC="$top_builddir/bouncectl"
+. "$top_srcdir/tests/prologue.sh"
 FIX="$top_srcdir/tests/fixtures/postfix"
-T=$(mktemp -d) || exit 99
-. "$top_srcdir/tests/lib.sh"
 trap 'rm -rf "$T"' EXIT
 new_database cli
 

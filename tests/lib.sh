@@ -1,6 +1,7 @@
 # lib.sh - what the integration test scripts share: starting their
 # private servers and the checks.  Sourced by tests/*.sh once they have
-# set T (their scratch directory); every check counts into n and, when
+# set T (their scratch directory; those that need PostgreSQL do both
+# through tests/prologue.sh); every check counts into n and, when
 # it fails, into fails (the script sets both to 0).  A script ends with
 # `finish`.
 

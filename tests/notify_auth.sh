@@ -30,7 +30,6 @@
 # /usr/bin/python3; skips (77) without them.
 set -u
 top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
 if [ "$(id -u)" != 0 ]; then
 	echo "notify_auth.sh: needs root to run a private Postfix; skipped"
 	exit 77
@@ -39,17 +38,12 @@ for b in /usr/sbin/postfix /usr/sbin/postconf /usr/bin/doveadm /usr/bin/python3 
 	[ -x "$b" ] || { echo "notify_auth.sh: no $b; skipped"; exit 77; }
 done
 command -v openssl >/dev/null 2>&1 || { echo "notify_auth.sh: no openssl; skipped"; exit 77; }
-if [ -z "${PGHOST:-}" ]; then
-	exec "$top_srcdir/tests/pg.sh" run "$0" "$@"
-fi
-BC="$top_builddir/bouncectl"
+. "$top_srcdir/tests/prologue.sh"
 FIX="$top_srcdir/tests/fixtures/postfix"
 CHECK="/usr/bin/python3 $top_srcdir/tests/notify_check.py"
 RELAY_USER=relay@notify.test
 RELAY_PW=Rl4y-pw-7Qx2zK
 WRONG_PW=Wr0ng-pw-9Jd4mN
-T=$(mktemp -d) || exit 99
-. "$top_srcdir/tests/lib.sh"
 chmod 755 "$T"
 PF="$T/pf"
 DOVECOT_DIR=

@@ -25,7 +25,6 @@
 # skips (77) without them.
 set -u
 top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
 if [ "$(id -u)" != 0 ]; then
 	echo "notify_smtp.sh: needs root to run a private Postfix; skipped"
 	exit 77
@@ -33,15 +32,9 @@ fi
 for b in /usr/sbin/postfix /usr/sbin/postconf /usr/bin/python3; do
 	[ -x "$b" ] || { echo "notify_smtp.sh: no $b; skipped"; exit 77; }
 done
-if [ -z "${PGHOST:-}" ]; then
-	exec "$top_srcdir/tests/pg.sh" run "$0" "$@"
-fi
-BC="$top_builddir/bouncectl"
-BD="$top_builddir/bounced/bounced"
+. "$top_srcdir/tests/prologue.sh"
 FIX="$top_srcdir/tests/fixtures/postfix"
 CHECK="/usr/bin/python3 $top_srcdir/tests/notify_check.py"
-T=$(mktemp -d) || exit 99
-. "$top_srcdir/tests/lib.sh"
 chmod 755 "$T"
 PF="$T/pf"
 DOVECOT_DIR=

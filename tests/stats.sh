@@ -10,15 +10,7 @@
 # --output.
 set -u
 top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-if [ -z "${PGHOST:-}" ]; then
-	exec "$top_srcdir/tests/pg.sh" run "$0" "$@"
-fi
-BC="$top_builddir/bouncectl"
-BD="$top_builddir/bounced/bounced"
-FIX="$top_srcdir/tests/fixtures"
-T=$(mktemp -d) || exit 99
-. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/prologue.sh"
 trap 'rm -rf "$T"' EXIT
 new_database stats
 
