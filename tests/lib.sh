@@ -35,6 +35,45 @@ start_dovecot() {
 	eval "$dc_env"
 }
 
+# postfix_config HOSTNAME: configures a private Postfix in $PF (etc/,
+# spool/, data/) named HOSTNAME that delivers example.jp to the private
+# Dovecot's LMTP ($LMTP_PORT) and refuses every other destination, with
+# Dovecot's certificate for STARTTLS, no chroot and no smtpd on port 25.
+# The test appends its smtpd settings to $PF/etc/main.cf, adds its
+# listeners and starts it.
+postfix_config() {
+	mkdir -p "$PF/etc" "$PF/spool" "$PF/data"
+	chown postfix "$PF/data"
+	cp /etc/postfix/master.cf "$PF/etc/"
+	cp "$DOVECOT_DIR/cert.pem" "$DOVECOT_DIR/key.pem" "$PF/"
+	chmod 600 "$PF/key.pem"
+	cat >"$PF/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF/spool
+data_directory = $PF/data
+maillog_file = $PF/maillog
+maillog_file_prefixes = $PF
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $1
+mydestination =
+local_recipient_maps =
+alias_maps =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtp_dns_support_level = disabled
+transport_maps = inline:{ example.jp=lmtp:inet:127.0.0.1:$LMTP_PORT }
+default_transport = error:only example.jp in this test
+relay_transport = error:only example.jp in this test
+smtpd_tls_cert_file = $PF/cert.pem
+smtpd_tls_key_file = $PF/key.pem
+smtpd_tls_security_level = may
+EOF
+	postconf -c "$PF/etc" -F '*/*/chroot = n' >/dev/null
+	postconf -c "$PF/etc" -MX smtp/inet >/dev/null
+}
+
 # check NAME WANT_STATUS PATTERN CMD... : runs CMD, checks its exit status
 # and that stdout+stderr contains PATTERN (a fixed string; "" = any).
 # When CHECK_LOG names a file, every output is appended to it too.

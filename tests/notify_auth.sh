@@ -79,38 +79,14 @@ SMTPS_PORT=$((BASE_PORT + 856))
 SUBMISSION_PORT=$((BASE_PORT + 857))
 BADTLS_PORT=$((BASE_PORT + 858))
 BADTLSS_PORT=$((BASE_PORT + 859))
-mkdir -p "$PF/etc" "$PF/spool" "$PF/data"
-chown postfix "$PF/data"
-cp /etc/postfix/master.cf "$PF/etc/"
-cp "$DOVECOT_DIR/cert.pem" "$DOVECOT_DIR/key.pem" "$PF/"
+postfix_config mta.auth.test
 # the same names, but a key and certificate nobody was told to trust
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$PF/bad-key.pem" -out "$PF/bad-cert.pem" >"$T/openssl.log" 2>&1 ||
 	{ cat "$T/openssl.log"; exit 99; }
-chmod 600 "$PF/key.pem" "$PF/bad-key.pem"
-cat >"$PF/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/spool
-data_directory = $PF/data
-maillog_file = $PF/maillog
-maillog_file_prefixes = $PF
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mta.auth.test
-mydestination =
-local_recipient_maps =
-alias_maps =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtp_dns_support_level = disabled
-transport_maps = inline:{ example.jp=lmtp:inet:127.0.0.1:$LMTP_PORT }
-default_transport = error:only example.jp in this test
-relay_transport = error:only example.jp in this test
-smtpd_tls_cert_file = $PF/cert.pem
-smtpd_tls_key_file = $PF/key.pem
-smtpd_tls_security_level = may
+chmod 600 "$PF/bad-key.pem"
+cat >>"$PF/etc/main.cf" <<EOF
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = $AUTH_SOCKET
 smtpd_sasl_auth_enable = yes
@@ -118,8 +94,6 @@ smtpd_client_restrictions =
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
 smtpd_recipient_restrictions = permit_sasl_authenticated, reject
 EOF
-postconf -c "$PF/etc" -F '*/*/chroot = n' >/dev/null
-postconf -c "$PF/etc" -MX smtp/inet >/dev/null
 # service PORT NAME PARAM=VALUE...: an smtpd on PORT logging as
 # postfix/NAME, with these overrides
 service() {

@@ -50,38 +50,11 @@ start_dovecot 17 DOVECOT_LMTP=1
 SMTP_PORT=$((BASE_PORT + 854))
 CLOSED_PORT=$((BASE_PORT + 855))
 
-mkdir -p "$PF/etc" "$PF/spool" "$PF/data"
-chown postfix "$PF/data"
-cp /etc/postfix/master.cf "$PF/etc/"
-cp "$DOVECOT_DIR/cert.pem" "$DOVECOT_DIR/key.pem" "$PF/"
-chmod 600 "$PF/key.pem"
-cat >"$PF/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/spool
-data_directory = $PF/data
-maillog_file = $PF/maillog
-maillog_file_prefixes = $PF
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mta.notify.test
-mydestination =
-local_recipient_maps =
-alias_maps =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
+postfix_config mta.notify.test
+cat >>"$PF/etc/main.cf" <<EOF
 smtpd_relay_restrictions = permit_mynetworks, reject
 smtpd_recipient_restrictions = check_recipient_access inline:{ { reject.test = REJECT no such shop address } }, permit_mynetworks, reject
-smtp_dns_support_level = disabled
-transport_maps = inline:{ example.jp=lmtp:inet:127.0.0.1:$LMTP_PORT }
-default_transport = error:only example.jp in this test
-relay_transport = error:only example.jp in this test
-smtpd_tls_cert_file = $PF/cert.pem
-smtpd_tls_key_file = $PF/key.pem
-smtpd_tls_security_level = may
 EOF
-postconf -c "$PF/etc" -F '*/*/chroot = n' >/dev/null
-postconf -c "$PF/etc" -MX smtp/inet >/dev/null
 postconf -c "$PF/etc" -M "$SMTP_PORT/inet=$SMTP_PORT inet n - n - - smtpd" >/dev/null
 if ! /usr/sbin/postfix -c "$PF/etc" start >/dev/null 2>&1; then
 	echo "notify_smtp.sh: postfix did not start:"; cat "$PF/maillog" 2>/dev/null
