@@ -9,7 +9,8 @@
  * 23 ms of start-up); every other command is carried out by
  * bouncectl-admin (bouncectl_admin.c), which it executes with the same
  * arguments: the one beside this program when there is one (the build
- * tree), else the installed one in PKGLIBEXECDIR.
+ * tree), else the installed one in PKGLIBEXECDIR.  Its table names the
+ * same commands; tests/man_pages.sh fails when one is missing there.
  */
 #include "config.h"
 
