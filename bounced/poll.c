@@ -9,10 +9,11 @@
  * COMMIT the fetcher acks each message (moves or flags it).  A message
  * over POLL_COPY_MAX is recorded alone, before the next.  Batches are
  * recorded by the recorder thread (recorder.h) while the next one is
- * fetched and parsed here; at most one is in flight.  A batch that fails is recorded
- * again one message at a time, so only a bad message stays.  A message
- * the fetcher lends as already recorded (its ack failed after an earlier
- * COMMIT, or it came back under a new UIDVALIDITY) is only acked.
+ * fetched and parsed here; at most one is in flight.  A batch that fails
+ * is recorded again one message at a time, so only a bad message stays.
+ * A message the fetcher lends as already recorded (its ack failed after
+ * an earlier COMMIT, or it came back under a new UIDVALIDITY) is only
+ * acked.
  * Nothing here logs a password or message text: messages are named by
  * "SHOP/MAILBOX: KEY".
  */
