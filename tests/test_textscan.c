@@ -174,6 +174,28 @@ assert_searches_agree(const char *text, const char *const *needles)
 		    has_any_naive(text, needles));
 }
 
+/* Checks the searches of rounds random texts against the references,
+   for every needle list: text i has min_pieces + i % spread pieces of
+   bits, picked from seed. */
+static void
+assert_random_searches_agree(const char *const *bits, size_t nbits,
+			     const char *const (*needles)[4], size_t nneedles,
+			     guint32 seed, size_t rounds, size_t min_pieces,
+			     size_t spread)
+{
+	GString *text = g_string_new(NULL);
+	size_t i, k;
+
+	for (i = 0; i < rounds; i++) {
+		g_string_truncate(text, 0);
+		test_append_pieces(text, bits, nbits, min_pieces + i % spread,
+				   &seed);
+		for (k = 0; k < nneedles; k++)
+			assert_searches_agree(text->str, needles[k]);
+	}
+	g_string_free(text, TRUE);
+}
+
 /* The searches against line-by-line and naive references over random
    texts of short words, case variants, blanks and line breaks. */
 static void
@@ -191,20 +213,11 @@ test_search_random(void)
 						 {"abx", "a x", NULL},
 						 {"bax", "xab", "b x", NULL},
 						 {"ab ba", NULL}};
-	GString *text = g_string_new(NULL);
-	guint32 seed = 17;
-	size_t i, k;
 
 	test_begin("line and substring searches agree with naive ones");
-	for (i = 0; i < 20000; i++) {
-		g_string_truncate(text, 0);
-		test_append_pieces(text, bits, G_N_ELEMENTS(bits), i % 14,
-				   &seed);
-		for (k = 0; k < G_N_ELEMENTS(needles); k++)
-			assert_searches_agree(text->str, needles[k]);
-	}
+	assert_random_searches_agree(bits, G_N_ELEMENTS(bits), needles,
+				     G_N_ELEMENTS(needles), 17, 20000, 0, 14);
 	test_end();
-	g_string_free(text, TRUE);
 }
 
 /* The same over texts long enough (64 bytes and up) that the searches
@@ -226,20 +239,11 @@ test_search_random_long(void)
 						 {"--", "@ ", NULL},
 						 {"e e e", "qUe:", NULL},
 						 {"et@", "-e", "u-", NULL}};
-	GString *text = g_string_new(NULL);
-	guint32 seed = 23;
-	size_t i, k;
 
 	test_begin("searches of long texts agree with naive ones");
-	for (i = 0; i < 4000; i++) {
-		g_string_truncate(text, 0);
-		test_append_pieces(text, bits, G_N_ELEMENTS(bits), 40 + i % 120,
-				   &seed);
-		for (k = 0; k < G_N_ELEMENTS(needles); k++)
-			assert_searches_agree(text->str, needles[k]);
-	}
+	assert_random_searches_agree(bits, G_N_ELEMENTS(bits), needles,
+				     G_N_ELEMENTS(needles), 23, 4000, 40, 120);
 	test_end();
-	g_string_free(text, TRUE);
 }
 
 static void
