@@ -33,6 +33,7 @@ struct fetch {
 	char *path; /* of the message lent last */
 	char *data;
 	char *key;
+	char *folders[3]; /* per enum fetch_dest, once made */
 };
 
 /* The path of the message lent as msg; g_free. */
@@ -167,8 +168,10 @@ maildir_next(struct fetch *f, struct raw_msg *msg, char **error_r)
 	}
 }
 
-/* PATH/.a.b for folder "a/b" (Maildir++), with tmp/ new/ cur/ made. */
-static char *
+/* PATH/.a.b for folder "a/b" (Maildir++), with tmp/ new/ cur/ made the
+   first time it is asked for in this poll.  Returns it (owned by f) or
+   NULL and *error_r (asked again, it tries again). */
+static const char *
 maildir_folder(struct fetch *f, enum fetch_dest dest, char **error_r)
 {
 	const char *folder = fetch_dest_folder(f->mbox, dest);
@@ -176,6 +179,8 @@ maildir_folder(struct fetch *f, enum fetch_dest dest, char **error_r)
 	char *dot, *dir, *sub;
 	int i, fd;
 
+	if (f->folders[dest] != NULL)
+		return f->folders[dest];
 	if (*folder == '\0' || *folder == '.' || *folder == '/' ||
 	    strstr(folder, "..") != NULL || strstr(folder, "/.") != NULL) {
 		*error_r = g_strdup_printf("maildir: folder \"%s\" is not a "
@@ -203,7 +208,7 @@ maildir_folder(struct fetch *f, enum fetch_dest dest, char **error_r)
 	if ((fd = open(sub, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
 		close(fd);
 	g_free(sub);
-	return dir;
+	return f->folders[dest] = dir;
 }
 
 /* The name in cur/ with flags added to the info (kept sorted). */
@@ -233,8 +238,8 @@ static int
 maildir_ack(struct fetch *f, const struct raw_msg *msg, enum fetch_dest dest,
 	    char **error_r)
 {
-	char *path = maildir_path_of(f, msg), *dir = NULL, *name, *to;
-	const char *base = strrchr(path, '/') + 1;
+	char *path = maildir_path_of(f, msg), *name, *to;
+	const char *base = strrchr(path, '/') + 1, *dir;
 	int ret;
 
 	if (f->mbox->action == CONFIG_ACTION_DELETE &&
@@ -248,7 +253,7 @@ maildir_ack(struct fetch *f, const struct raw_msg *msg, enum fetch_dest dest,
 		return ret;
 	}
 	if (f->mbox->action == CONFIG_ACTION_FLAG) {
-		dir = g_strdup(f->mbox->path);
+		dir = f->mbox->path;
 		name = maildir_flagged(base, msg->key,
 				       dest == FETCH_UNPARSEABLE ? "FS" : "S");
 	} else if ((dir = maildir_folder(f, dest, error_r)) == NULL) {
@@ -265,7 +270,6 @@ maildir_ack(struct fetch *f, const struct raw_msg *msg, enum fetch_dest dest,
 					   path, to, g_strerror(errno));
 	g_free(to);
 	g_free(name);
-	g_free(dir);
 	g_free(path);
 	return ret < 0 ? -1 : 0;
 }
@@ -274,6 +278,7 @@ static void
 maildir_close(struct fetch **fp)
 {
 	struct fetch *f;
+	int i;
 
 	if (fp == NULL || (f = *fp) == NULL)
 		return;
@@ -281,6 +286,8 @@ maildir_close(struct fetch **fp)
 	g_free(f->path);
 	g_free(f->data);
 	g_free(f->key);
+	for (i = 0; i < 3; i++)
+		g_free(f->folders[i]);
 	g_free(f);
 	*fp = NULL;
 }
